@@ -1,0 +1,25 @@
+"""Exception and warning types; every triggerbench error is rooted at ``TriggerbenchError``."""
+
+
+class TriggerbenchError(Exception):
+    """Base of every error triggerbench raises on purpose."""
+
+
+class UserInputError(TriggerbenchError):
+    """A user mistake (unknown name, bad file, bad plan): shown as one line, exit code 2."""
+
+
+class RunnerUnavailableError(TriggerbenchError):
+    """The runner's library, device or tool is missing on this host."""
+
+
+class RunnerError(TriggerbenchError):
+    """A runner failed while preparing or running a model (vendor errors are mapped here)."""
+
+
+class SchemaVersionError(UserInputError):
+    """A result file written with a schema version this version cannot read."""
+
+
+class TriggerbenchUnstableWarning(UserWarning):
+    """A measurement whose spread or sample count makes its figures doubtful."""

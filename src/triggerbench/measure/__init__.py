@@ -1,0 +1,1 @@
+"""Measurement: scenarios (tight loop, MLPerf LoadGen, trigger stream), statistics, accuracy."""

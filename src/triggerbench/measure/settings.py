@@ -1,0 +1,49 @@
+"""Measurement settings, as a plan file's ``[measure]`` table or CLI options set them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MeasureSettings(BaseModel):
+    """How long and how hard to measure; unknown keys are refused (typos in plan files)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    warmup_s: float = Field(0.2, ge=0, description="Untimed run before measuring.")
+    warmup_queries: int = Field(5, ge=0, description="At least this many untimed queries.")
+    min_duration_s: float = Field(1.0, gt=0, description="Measure at least this long.")
+    min_query_count: int = Field(100, ge=1, description="Measure at least this many queries.")
+    max_query_count: int = Field(5_000_000, ge=1, description="Stop after this many queries.")
+    repeats: int = Field(5, ge=1, description="Windows the tight loop splits into (stability).")
+    accuracy_samples: int = Field(512, ge=1, description="Validation-set size of the accuracy pass.")
+    seed: int = Field(0, description="Seed for random inputs when no data is given.")
+    # LoadGen scenarios
+    multi_stream_samples_per_query: int = Field(8, ge=1)
+    server_target_latency_s: float | None = Field(
+        None, gt=0, description="Server latency bound; default: 10x the calibrated latency."
+    )
+    server_load_frac: float = Field(
+        0.5, gt=0, le=1, description="Server target QPS as a fraction of calibrated capacity."
+    )
+    # trigger scenario
+    event_rate_hz: float = Field(100_000.0, gt=0, description="Event arrival rate.")
+    stream_duration_s: float = Field(1.0, gt=0, description="How long events arrive.")
+    deadline_s: float = Field(1e-3, gt=0, description="Each event's latency budget.")
+    miss_frac_limit: float = Field(1e-3, gt=0, lt=1, description="Sustained means fewer misses.")
+    rate_search_trials: int = Field(8, ge=0, description="Rates tried to find the sustained one.")
+    rate_search_trial_s: float = Field(0.3, gt=0, description="Stream length per trial rate.")
+
+    @classmethod
+    def quick(cls) -> MeasureSettings:
+        """Short settings for smoke runs and the quick benchmark suite."""
+        return cls(
+            warmup_s=0.05,
+            min_duration_s=0.3,
+            min_query_count=50,
+            repeats=3,
+            accuracy_samples=128,
+            stream_duration_s=0.3,
+            rate_search_trials=5,
+            rate_search_trial_s=0.15,
+        )

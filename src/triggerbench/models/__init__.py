@@ -1,0 +1,1 @@
+"""Reference models, their artifacts (Keras source, ONNX export) and named workloads."""

@@ -1,0 +1,88 @@
+"""The Runner contract: a runner only runs a model; timing, power and records live elsewhere."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from triggerbench.models.artifact import ModelArtifact
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    """Settings a runner is prepared with; ``extra`` holds backend-specific keys."""
+
+    batch_size: int = 1
+    threads: int | None = None
+    precision: str = "f32"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunnerDescription:
+    """What ran, as the record stores it (``RunnerInfo`` is built from this)."""
+
+    backend: str
+    backend_version: str | None
+    device: str | None
+    precision: str | None
+    threads: int | None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+class Runner(abc.ABC):
+    """One backend that turns an exported artifact into outputs for batches of inputs.
+
+    Life cycle: ``available()`` -> ``prepare(artifact, options)`` -> ``stage(inputs)`` (once per
+    input batch, outside any timing) -> ``infer(staged)`` many times -> ``close()``.
+
+    ``infer`` is synchronous: it returns only when the outputs are in host memory. The array it
+    returns may be a buffer the runner reuses on the next call; copy it to keep it.
+
+    Example of a third-party runner, registered in its own ``pyproject.toml``::
+
+        [project.entry-points."triggerbench.runners"]
+        mybackend = "mypkg.runner:MyRunner"
+    """
+
+    #: Name used on the command line and in records.
+    name: ClassVar[str]
+    #: Artifact formats this runner can execute, best first ("keras", "onnx").
+    formats: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    @abc.abstractmethod
+    def available(cls) -> tuple[bool, str]:
+        """Return whether this runner can run on this host, and why not if it cannot."""
+
+    @abc.abstractmethod
+    def prepare(self, artifact: ModelArtifact, options: RunnerOptions) -> None:
+        """Load and compile ``artifact`` for batches of ``options.batch_size``."""
+
+    def stage(self, inputs: np.ndarray) -> Any:
+        """Turn a host batch into the backend's preallocated input (default: the array itself)."""
+        return np.ascontiguousarray(inputs)
+
+    @abc.abstractmethod
+    def infer(self, staged: Any) -> np.ndarray:
+        """Run one batch prepared by ``stage`` and return the outputs on the host."""
+
+    @abc.abstractmethod
+    def describe(self) -> RunnerDescription:
+        """Describe the prepared backend: library version, device, precision, threads."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most runners hold nothing to free
+        """Release the backend's resources."""
+
+    def profile(self, staged: Any) -> list[dict[str, Any]] | None:
+        """Per-layer timings, where the backend can give them (a later issue fills this)."""
+        return None
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

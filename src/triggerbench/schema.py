@@ -1,0 +1,268 @@
+"""The one result record: a frozen pydantic model, versioned, with units in every field name.
+
+Format history (bump ``SCHEMA_VERSION`` and add a step to ``results.migrate`` on change):
+
+- 1: first version (spine): identity, workload, runner, scenario, performance, validity,
+  trigger, power, accuracy, fpga, environment, status.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = 1
+
+Scalar = str | int | float | bool | None
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _WithNullReasons(_Frozen):
+    """A section whose ``None`` figures must each name why in ``null_reasons``."""
+
+    null_reasons: dict[str, str] = Field(
+        default_factory=dict, description="Why each null figure of this section was not measured."
+    )
+
+    @model_validator(mode="after")
+    def _every_null_has_a_reason(self) -> _WithNullReasons:
+        for name in type(self).model_fields:
+            if name == "null_reasons":
+                continue
+            if getattr(self, name) is None and name not in self.null_reasons:
+                raise ValueError(f"{type(self).__name__}.{name} is null without a reason")
+        return self
+
+
+class Status(StrEnum):
+    """Outcome of one measurement."""
+
+    OK = "ok"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class PowerSource(StrEnum):
+    """Where a power figure comes from; only ``measured-*`` sources are measurements."""
+
+    MEASURED_RAPL = "measured-rapl"
+    MEASURED_NVML = "measured-nvml"
+    MEASURED_XRT = "measured-xrt"
+    NOMINAL_TDP = "nominal-tdp"
+    UNAVAILABLE = "unavailable"
+
+
+class ErrorInfo(_Frozen):
+    """What went wrong in a failed or skipped measurement."""
+
+    type: str
+    message: str
+    errcode: int | None = None
+    stderr: str | None = None
+
+
+class WorkloadInfo(_Frozen):
+    """The model that ran: identity of the exact artifact."""
+
+    name: str
+    task: str
+    model_name: str
+    variant: str | None = None
+    source_format: Literal["keras", "onnx"]
+    artifact_format: str | None = None
+    artifact_sha256: str | None = None
+    source_sha256: str
+    parameter_count: int | None = None
+    artifact_size_bytes: int | None = None
+    input_shape: list[int] = Field(description="Per-sample input shape, batch axis excluded.")
+    output_shape: list[int] = Field(description="Per-sample output shape, batch axis excluded.")
+
+
+class RunnerInfo(_Frozen):
+    """The backend that ran the model and its settings."""
+
+    name: str
+    backend: str
+    backend_version: str | None = None
+    device: str | None = None
+    precision: str | None = None
+    batch_size: int = Field(ge=1)
+    threads: int | None = None
+    settings: dict[str, Scalar] = Field(default_factory=dict)
+
+
+class ScenarioInfo(_Frozen):
+    """How queries were issued (LoadGen scenario, tight loop or trigger stream) and its settings."""
+
+    name: Literal["single-stream", "multi-stream", "server", "offline", "trigger"]
+    harness: Literal["tight-loop", "loadgen", "trigger-stream"]
+    settings: dict[str, Scalar] = Field(default_factory=dict)
+
+
+class PerformanceFigures(_WithNullReasons):
+    """Throughput and latency; times in seconds, one query = one batch of ``batch_size``."""
+
+    throughput_samples_per_s: float | None = None
+    throughput_queries_per_s: float | None = None
+    latency_p50_s: float | None = None
+    latency_p90_s: float | None = None
+    latency_p99_s: float | None = None
+    latency_p999_s: float | None = None
+    latency_max_s: float | None = None
+    latency_mean_s: float | None = None
+    latency_stdev_s: float | None = None
+    n_queries: int | None = None
+    n_samples: int | None = None
+    n_warmup: int | None = None
+    duration_s: float | None = None
+    harness_overhead_per_query_s: float | None = None
+    repeat_throughput_rel_stdev: float | None = Field(
+        default=None, description="Relative stdev of throughput across repeated windows."
+    )
+
+
+class Validity(_Frozen):
+    """LoadGen's VALID/INVALID verdict, or UNCHECKED for harnesses without one."""
+
+    verdict: Literal["VALID", "INVALID", "UNCHECKED"]
+    reasons: list[str] = Field(default_factory=list)
+    loadgen_log_dir: str | None = None
+
+
+class RateTrial(_Frozen):
+    """One rate tried by the sustained-rate search."""
+
+    event_rate_hz: float
+    deadline_miss_frac: float
+    n_events: int
+
+
+class TriggerFigures(_WithNullReasons):
+    """The trigger scenario: events at a fixed rate, each with a deadline."""
+
+    event_rate_hz: float
+    stream_duration_s: float
+    deadline_s: float
+    n_events: int
+    deadline_miss_frac: float
+    queue_depth_max_events: int
+    latency_p99_s: float
+    max_sustained_rate_hz: float | None = None
+    sustained_miss_frac_limit: float = 1e-3
+    rate_search: list[RateTrial] = Field(default_factory=list)
+
+
+class PowerFigures(_WithNullReasons):
+    """Mean power and energy per inference, with the figure's source."""
+
+    source: PowerSource
+    power_mean_w: float | None = None
+    energy_j: float | None = None
+    energy_per_inference_j: float | None = None
+    scope: str | None = Field(default=None, description="What the meter covers, e.g. CPU package 0.")
+
+
+class AccuracyFigures(_WithNullReasons):
+    """Agreement with the float reference on a fixed validation set, plus task metrics."""
+
+    reference: str | None = None
+    n_samples: int | None = None
+    max_abs_diff: float | None = None
+    mean_abs_diff: float | None = None
+    task_metrics: dict[str, float] = Field(default_factory=dict)
+
+
+class FpgaFigures(_WithNullReasons):
+    """FPGA resources and latency, with the part's totals (filled by the FPGA backends)."""
+
+    source: str
+    part: str | None = None
+    clock_period_ns: float | None = None
+    latency_cycles: int | None = None
+    latency_s: float | None = None
+    interval_cycles: int | None = None
+    lut: int | None = None
+    ff: int | None = None
+    dsp: int | None = None
+    bram: float | None = None
+    uram: int | None = None
+    lut_available: int | None = None
+    ff_available: int | None = None
+    dsp_available: int | None = None
+    bram_available: float | None = None
+    uram_available: int | None = None
+
+
+class Environment(_Frozen):
+    """What decides whether a figure can be trusted (as pyperf records it)."""
+
+    hostname: str
+    platform: str
+    python_version: str
+    cpu_model: str | None = None
+    cpu_count_logical: int | None = None
+    cores_used: list[int] = Field(default_factory=list)
+    thread_settings: dict[str, str] = Field(default_factory=dict)
+    cpu_governor: str | None = None
+    cpu_turbo: str | None = None
+    loadavg_1m_5m_15m: list[float] = Field(default_factory=list)
+    packages: dict[str, str] = Field(default_factory=dict)
+    triggerbench_version: str
+    git_commit: str | None = None
+
+
+def _new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class BenchmarkRecord(_Frozen):
+    """One measurement of one workload on one runner in one scenario."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    run_id: str = Field(default_factory=_new_run_id)
+    timestamp_utc: datetime = Field(default_factory=_utc_now)
+    status: Status
+    error: ErrorInfo | None = None
+    workload: WorkloadInfo
+    runner: RunnerInfo
+    scenario: ScenarioInfo
+    performance: PerformanceFigures | None = None
+    validity: Validity = Validity(verdict="UNCHECKED")
+    trigger: TriggerFigures | None = None
+    power: PowerFigures = PowerFigures(
+        source=PowerSource.UNAVAILABLE,
+        null_reasons={
+            "power_mean_w": "no power meter",
+            "energy_j": "no power meter",
+            "energy_per_inference_j": "no power meter",
+            "scope": "no power meter",
+        },
+    )
+    accuracy: AccuracyFigures | None = None
+    fpga: FpgaFigures | None = None
+    environment: Environment
+    warnings: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _status_matches_content(self) -> BenchmarkRecord:
+        if self.status is not Status.OK and self.error is None:
+            raise ValueError(f"a {self.status.value} record must say why in 'error'")
+        if self.status is Status.OK and self.performance is None and self.trigger is None:
+            raise ValueError("an ok record must hold performance or trigger figures")
+        return self
+
+
+def json_schema() -> dict[str, Any]:
+    """Return the JSON Schema of ``BenchmarkRecord``."""
+    return BenchmarkRecord.model_json_schema()
