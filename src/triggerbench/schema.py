@@ -33,11 +33,13 @@ class _WithNullReasons(_Frozen):
 
     @model_validator(mode="after")
     def _every_null_has_a_reason(self) -> _WithNullReasons:
-        for name in type(self).model_fields:
-            if name == "null_reasons":
-                continue
-            if getattr(self, name) is None and name not in self.null_reasons:
-                raise ValueError(f"{type(self).__name__}.{name} is null without a reason")
+        missing = [
+            name
+            for name in type(self).model_fields
+            if name != "null_reasons" and getattr(self, name) is None and name not in self.null_reasons
+        ]
+        if missing:
+            raise ValueError(f"{type(self).__name__}: null without a reason: {', '.join(missing)}")
         return self
 
 

@@ -57,7 +57,7 @@ def rel_stdev(values: np.ndarray) -> float:
 
 def min_samples_for(percentile: float) -> int:
     """Samples needed before ``percentile`` (e.g. 99.9) rests on at least ``TAIL_SAMPLES``."""
-    return int(np.ceil(TAIL_SAMPLES / (1.0 - percentile / 100.0)))
+    return int(np.ceil(round(TAIL_SAMPLES / (1.0 - percentile / 100.0), 6)))  # 1 - 0.999 is inexact
 
 
 def stability_problems(
@@ -76,8 +76,7 @@ def stability_problems(
         need = min_samples_for(q)
         if n_queries < need:
             problems.append(
-                f"too few queries for p{q:g}: {n_queries} < {need}; raise min_query_count "
-                "or min_duration_s"
+                f"too few queries for p{q:g}: {n_queries} < {need}; raise min_query_count or min_duration_s"
             )
     return problems
 

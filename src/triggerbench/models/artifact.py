@@ -129,8 +129,9 @@ def from_onnx(path: Path, name: str | None = None) -> ModelArtifact:
         raise UserInputError("only single-input, single-output models are supported for now")
 
     def dims(value_info) -> tuple[int, ...]:
-        shape = [d.dim_value if d.HasField("dim_value") else None
-                 for d in value_info.type.tensor_type.shape.dim][1:]
+        shape = [
+            d.dim_value if d.HasField("dim_value") else None for d in value_info.type.tensor_type.shape.dim
+        ][1:]
         if any(d is None for d in shape):
             raise UserInputError(f"the model's shapes must be fixed apart from the batch: {shape}")
         return tuple(shape)

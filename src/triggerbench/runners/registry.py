@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
@@ -30,8 +31,25 @@ def names() -> list[str]:
     return sorted(_entry_points())
 
 
+def _load_spec(spec: str) -> type[Runner]:
+    """Load ``module:Class`` directly: try a runner before packaging it."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UserInputError(f"cannot load runner {spec!r}: {exc}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Runner)):
+        raise UserInputError(f"{spec!r} is not a triggerbench Runner subclass")
+    return cls
+
+
 def get(name: str) -> type[Runner]:
-    """Load the runner class registered as ``name``; unknown names list the known ones."""
+    """Load the runner registered as ``name`` (or given as ``module:Class``).
+
+    Unknown names raise an error that lists the known ones.
+    """
+    if ":" in name:
+        return _load_spec(name)
     eps = _entry_points()
     if name not in eps:
         raise UserInputError(f"unknown runner {name!r}; known runners: {', '.join(sorted(eps))}")
@@ -40,13 +58,12 @@ def get(name: str) -> type[Runner]:
 
 def status(name: str) -> RunnerStatus:
     """Load ``name`` and ask whether it can run here (an import failure means 'no', with why)."""
-    ep = _entry_points()[name]
+    source = name if ":" in name else _entry_points()[name].value  # type: ignore[attr-defined]
     try:
-        cls = ep.load()  # type: ignore[attr-defined]
-        ok, reason = cls.available()
+        ok, reason = get(name).available()
     except Exception as exc:  # a broken plugin must not hide the others
-        ok, reason = False, f"cannot load {ep.value}: {type(exc).__name__}: {exc}"  # type: ignore[attr-defined]
-    return RunnerStatus(name, ok, reason, ep.value)  # type: ignore[attr-defined]
+        ok, reason = False, f"cannot load {source}: {type(exc).__name__}: {exc}"
+    return RunnerStatus(name, ok, reason, source)
 
 
 def statuses() -> list[RunnerStatus]:

@@ -1,0 +1,36 @@
+"""Parametrization of the suite: workloads x runners x batch sizes (quick mode: fewer, shorter)."""
+
+from __future__ import annotations
+
+import pytest
+
+from triggerbench.models.workloads import WORKLOADS
+from triggerbench.runners import registry
+
+QUICK_BATCHES = [1, 256]
+FULL_BATCHES = [1, 16, 256]
+
+
+def _quick(config: pytest.Config) -> bool:
+    from triggerbench.pytest_plugin import _SESSION_KEY
+
+    return config.stash[_SESSION_KEY].quick
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "workload" in metafunc.fixturenames:
+        metafunc.parametrize("workload", list(WORKLOADS))
+    if "runner_name" in metafunc.fixturenames:
+        metafunc.parametrize("runner_name", [n for n in registry.names() if n != "null"])
+    if "batch_size" in metafunc.fixturenames:
+        quick = _quick(metafunc.config)
+        metafunc.parametrize("batch_size", QUICK_BATCHES if quick else FULL_BATCHES)
+
+
+@pytest.fixture
+def available_runner(runner_name: str) -> str:
+    """Skip, with the runner's own reason, when it cannot run on this host."""
+    status = registry.status(runner_name)
+    if not status.available:
+        pytest.skip(f"runner {runner_name} unavailable: {status.reason}")
+    return runner_name

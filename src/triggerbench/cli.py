@@ -1,0 +1,240 @@
+"""The ``triggerbench`` command: list, run, report, schema."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from triggerbench.errors import TriggerbenchError, UserInputError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Benchmark one trigger model on every backend; one record per measurement.",
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """Accept both ``--runner a,b`` and ``--runner a --runner b``."""
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
+@app.command("list")
+def list_runners() -> None:
+    """Show every registered runner, whether it can run here, and why not."""
+    from triggerbench.models.workloads import WORKLOADS
+    from triggerbench.runners import registry
+
+    table = Table(title="runners (entry-point group triggerbench.runners)")
+    for column in ("runner", "available", "reason", "provided by"):
+        table.add_column(column)
+    for s in registry.statuses():
+        table.add_row(s.name, "[green]yes[/]" if s.available else "[red]no[/]", s.reason, s.source)
+    console.print(table)
+    console.print("workloads: " + ", ".join(WORKLOADS))
+
+
+def _resolve_runners(names: list[str]) -> list[str]:
+    from triggerbench.runners import registry
+
+    if names == ["all"]:  # every runner that can run here; the null runner measures nothing
+        return [s.name for s in registry.statuses() if s.available and s.name != "null"]
+    for name in names:
+        registry.get(name)  # unknown names fail now, before any measuring
+    return names
+
+
+def _resolve_ints(values: list[str], what: str) -> list[int]:
+    try:
+        ints = [int(v) for v in values]
+    except ValueError:
+        raise UserInputError(f"{what} must be whole numbers, got {', '.join(values)}") from None
+    if any(i < 1 for i in ints):
+        raise UserInputError(f"{what} must be >= 1")
+    return ints
+
+
+@app.command()
+def run(
+    workload: Annotated[list[str] | None, typer.Option(help="Named workload(s), or 'all'.")] = None,
+    model: Annotated[Path | None, typer.Option(help="Your own .keras or .onnx model.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Inputs as .npy (N, *input_shape).")] = None,
+    runner: Annotated[
+        list[str] | None, typer.Option(help="Runner name(s), comma-separated, or 'all'.")
+    ] = None,
+    scenario: Annotated[
+        list[str] | None, typer.Option(help="single-stream, multi-stream, server, offline, trigger.")
+    ] = None,
+    batch: Annotated[list[str] | None, typer.Option(help="Batch size(s), comma-separated.")] = None,
+    plan: Annotated[
+        Path | None, typer.Option(help="Plan file (TOML); options given here override it.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for result files.")] = None,
+    harness: Annotated[
+        str | None, typer.Option(help="single-stream harness: auto, tight-loop, loadgen.")
+    ] = None,
+    threads: Annotated[int | None, typer.Option(help="Backend intra-op threads.")] = None,
+    precision: Annotated[str | None, typer.Option(help="Inference precision (f32 default).")] = None,
+    quick: Annotated[bool, typer.Option(help="Short measurement windows (smoke runs).")] = False,
+    isolate: Annotated[bool, typer.Option(help="Each runner in its own process.")] = True,
+) -> None:
+    """Measure models on runners; write one JSON record per measurement."""
+    from triggerbench.measure.job import SCENARIOS, Job, build_context
+    from triggerbench.measure.settings import MeasureSettings
+    from triggerbench.models.workloads import WORKLOADS
+    from triggerbench.plan import Plan, load_plan
+    from triggerbench.results.store import ensure_writable
+
+    p = load_plan(plan) if plan else Plan()
+    settings = MeasureSettings.quick() if quick else p.measure
+    workloads = _split(workload) or ([p.run.workload] if p.run.workload else [])
+    if workloads == ["all"]:
+        workloads = list(WORKLOADS)
+    model = model or p.run.model
+    data = data or p.run.data
+    runners = _resolve_runners(_split(runner) or p.run.runners or ["all"])
+    scenarios = _split(scenario) or p.run.scenarios or ["single-stream"]
+    for s in scenarios:
+        if s not in SCENARIOS:
+            raise UserInputError(f"unknown scenario {s!r}; known scenarios: {', '.join(SCENARIOS)}")
+    batches = _resolve_ints(_split(batch), "--batch") if batch else (p.run.batch_sizes or [1])
+    harness = harness or p.run.harness
+    if harness not in ("auto", "tight-loop", "loadgen"):
+        raise UserInputError(f"unknown harness {harness!r}; use auto, tight-loop or loadgen")
+    out_dir = ensure_writable(out or p.run.out or Path("results"))
+    if not workloads and model is None:
+        raise UserInputError("give --workload NAME (or 'all') or --model PATH")
+    targets = [(w, None) for w in workloads] or [(None, model)]
+    if workloads and model is not None:
+        raise UserInputError("give either --workload or --model, not both")
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="triggerbench-ctx-") as tmp:
+        for w, m in targets:
+            console.print(f"[bold]{w or m}[/]: preparing model, exports and reference outputs")
+            ctx = build_context(settings, workload=w, model_path=m, data_path=data)
+            ctx_dir = ctx.save(Path(tmp) / (w or "model"))
+            jobs = [
+                Job(
+                    runner=r,
+                    scenario=s,
+                    harness=harness,
+                    batch_size=b,  # type: ignore[arg-type]
+                    threads=threads if threads is not None else p.run.threads,
+                    precision=precision or p.run.precision,
+                    settings=settings,
+                    out_dir=out_dir,
+                    timeout_s=p.run.timeout_s,
+                )
+                for s in scenarios
+                for b in batches
+                for r in runners
+            ]
+            failed += _run_jobs(ctx, ctx_dir, jobs, out_dir, isolate)
+    if failed:
+        err_console.print(f"[red]{failed} measurement(s) failed[/]; their records say why")
+        raise typer.Exit(1)
+
+
+def _run_jobs(ctx, ctx_dir: Path, jobs, out_dir: Path, isolate: bool) -> int:
+    from triggerbench.measure.isolate import run_isolated
+    from triggerbench.measure.session import measure_one
+    from triggerbench.results.store import write_record
+
+    table = Table(title=f"{ctx.workload_name} -> {out_dir}")
+    for column in ("runner", "scenario", "batch", "status", "throughput", "p50", "p99", "max |Δ|"):
+        table.add_column(column)
+    failed = 0
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("measuring", total=len(jobs))
+        for job in jobs:
+            progress.update(task, description=f"{job.runner} {job.scenario} b{job.batch_size}")
+            record = run_isolated(ctx, ctx_dir, job) if isolate else measure_one(ctx, job)
+            write_record(record, out_dir)
+            failed += record.status == "failed"
+            table.add_row(*_summary_row(record))
+            for warning in record.warnings:
+                err_console.print(f"[yellow]warning[/] {job.runner}/{job.scenario}: {warning}")
+            progress.advance(task)
+    console.print(table)
+    return failed
+
+
+def _summary_row(record) -> list[str]:
+    from triggerbench.reports import format as fmt
+
+    perf, acc = record.performance, record.accuracy
+    status = record.status.value if record.status != "ok" else record.validity.verdict
+    if record.error is not None:
+        status = f"{status}: {record.error.message[:60]}"
+    return [
+        record.runner.name,
+        record.scenario.name,
+        str(record.runner.batch_size),
+        status,
+        fmt.rate(perf.throughput_samples_per_s if perf else None),
+        fmt.seconds(perf.latency_p50_s if perf else None),
+        fmt.seconds(perf.latency_p99_s if perf else None),
+        fmt.number(acc.max_abs_diff if acc else None),
+    ]
+
+
+@app.command()
+def report(
+    paths: Annotated[list[Path], typer.Argument(help="Result files, folders or pytest-benchmark JSON.")],
+    format: Annotated[str, typer.Option("--format", help="Output format: md.")] = "md",
+    out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("reports"),
+) -> None:
+    """Render a comparison table from result files."""
+    from triggerbench.reports.markdown import render
+    from triggerbench.results.store import atomic_write_text, ensure_writable, load
+
+    if format != "md":
+        raise UserInputError(f"unknown report format {format!r}; available: md")
+    frame = load(paths)
+    target = ensure_writable(out) / "report.md"
+    atomic_write_text(target, render(frame))
+    console.print(f"{len(frame)} record(s) -> {target}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the record's JSON Schema."""
+    from triggerbench.schema import json_schema
+
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+
+
+def main() -> None:
+    """Entry point: user mistakes are one line on stderr and exit code 2, never a traceback."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's banner drowns the output
+    try:
+        app()
+    except TriggerbenchError as exc:
+        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Capture what decides whether a figure can be trusted (CPU, governor, turbo, load, versions)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+from triggerbench import __version__
+from triggerbench.schema import Environment
+
+#: Library versions recorded in every record.
+PACKAGES = (
+    "numpy",
+    "tensorflow",
+    "keras",
+    "onnxruntime",
+    "openvino",
+    "onnx",
+    "tf2onnx",
+    "mlcommons-loadgen",
+    "pydantic",
+    "pandas",
+    "pytest-benchmark",
+)
+#: Variables that set thread pools behind the backends' backs.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "OMP_PROC_BIND",
+    "KMP_AFFINITY",
+    "OPENBLAS_CORETYPE",
+)
+_SYS_CPU = Path("/sys/devices/system/cpu")
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def _cpu_model() -> str | None:
+    text = _read(Path("/proc/cpuinfo")) or ""
+    for line in text.splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or None
+
+
+def _turbo() -> str | None:
+    no_turbo = _read(_SYS_CPU / "intel_pstate" / "no_turbo")
+    if no_turbo is not None:
+        return "off" if no_turbo == "1" else "on"
+    boost = _read(_SYS_CPU / "cpufreq" / "boost")
+    if boost is not None:
+        return "on" if boost == "1" else "off"
+    return None
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+@cache
+def _git_commit() -> str | None:
+    """The project's commit, when running from a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def capture() -> Environment:
+    """Snapshot the environment now (call at the start of a measurement)."""
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = list(range(os.cpu_count() or 0))
+    try:
+        load = list(os.getloadavg())
+    except OSError:
+        load = []
+    return Environment(
+        hostname=socket.gethostname(),
+        platform=platform.platform(),
+        python_version=platform.python_version(),
+        cpu_model=_cpu_model(),
+        cpu_count_logical=os.cpu_count(),
+        cores_used=cores,
+        thread_settings={k: os.environ[k] for k in THREAD_VARIABLES if k in os.environ},
+        cpu_governor=_read(_SYS_CPU / "cpu0" / "cpufreq" / "scaling_governor"),
+        cpu_turbo=_turbo(),
+        loadavg_1m_5m_15m=load,
+        packages=_versions(),
+        triggerbench_version=__version__,
+        git_commit=_git_commit(),
+    )
+
+
+def load_problems(env: Environment) -> list[str]:
+    """Warn when the host was busy at the start: other work skews latency tails."""
+    if env.loadavg_1m_5m_15m and env.cores_used:
+        load_1m = env.loadavg_1m_5m_15m[0]
+        if load_1m > 0.5 * len(env.cores_used):
+            return [f"host busy at start: load average {load_1m:.2f} on {len(env.cores_used)} cores"]
+    return []

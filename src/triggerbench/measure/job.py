@@ -1,0 +1,186 @@
+"""A measurement job and the context it runs in (model, validation data, reference outputs).
+
+The context is built once per ``triggerbench run`` in the parent process; each runner may then
+measure in a child process that reloads the context from its saved form, without re-exporting.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from triggerbench.errors import UserInputError
+from triggerbench.measure.settings import MeasureSettings
+from triggerbench.models import workloads
+from triggerbench.models.artifact import ModelArtifact, from_path
+
+SCENARIOS = ("single-stream", "multi-stream", "server", "offline", "trigger")
+Scenario = Literal["single-stream", "multi-stream", "server", "offline", "trigger"]
+Harness = Literal["auto", "tight-loop", "loadgen"]
+#: ``auto`` uses the tight loop for single-stream below this latency, where LoadGen's own
+#: per-query cost (microseconds) would be a large part of what is measured.
+AUTO_TIGHT_LOOP_BELOW_S = 1e-3
+
+
+class Job(BaseModel):
+    """One runner x scenario x batch measurement of one model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    runner: str
+    scenario: Scenario = "single-stream"
+    harness: Harness = "auto"
+    batch_size: int = 1
+    threads: int | None = None
+    precision: str = "f32"
+    settings: MeasureSettings = MeasureSettings()
+    out_dir: Path = Path("results")
+    timeout_s: float = 1800.0
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything shared by the runners measuring one model."""
+
+    artifact: ModelArtifact
+    workload_name: str
+    task: str
+    model_name: str
+    variant: str | None
+    inputs: np.ndarray
+    labels: np.ndarray | None
+    reference: np.ndarray
+    reference_name: str
+
+    def task_metrics(self):
+        """The workload's task-metric function, if it has one."""
+        if self.workload_name in workloads.WORKLOADS:
+            return workloads.WORKLOADS[self.workload_name].task_metrics
+        return None
+
+    def save(self, folder: Path) -> Path:
+        """Write the context to ``folder`` (arrays as .npz, the rest as JSON)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez(
+            folder / "arrays.npz",
+            inputs=self.inputs,
+            reference=self.reference,
+            **({"labels": self.labels} if self.labels is not None else {}),
+        )
+        a = self.artifact
+        meta = {
+            "artifact": {
+                "name": a.name,
+                "source_format": a.source_format,
+                "paths": {k: str(v) for k, v in a.paths.items()},
+                "input_shape": a.input_shape,
+                "output_shape": a.output_shape,
+                "parameter_count": a.parameter_count,
+                "sha256": a.sha256,
+            },
+            "workload_name": self.workload_name,
+            "task": self.task,
+            "model_name": self.model_name,
+            "variant": self.variant,
+            "reference_name": self.reference_name,
+        }
+        (folder / "context.json").write_text(json.dumps(meta))
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> Context:
+        """Read a context written by ``save``."""
+        meta = json.loads((folder / "context.json").read_text())
+        a = meta.pop("artifact")
+        artifact = ModelArtifact(
+            name=a["name"],
+            source_format=a["source_format"],
+            paths={k: Path(v) for k, v in a["paths"].items()},
+            input_shape=tuple(a["input_shape"]),
+            output_shape=tuple(a["output_shape"]),
+            parameter_count=a["parameter_count"],
+            sha256=a["sha256"],
+        )
+        with np.load(folder / "arrays.npz") as arrays:
+            labels = arrays["labels"] if "labels" in arrays.files else None
+            return cls(
+                artifact=artifact,
+                inputs=arrays["inputs"],
+                labels=labels,
+                reference=arrays["reference"],
+                **meta,
+            )
+
+
+def _reference_outputs(artifact: ModelArtifact, inputs: np.ndarray) -> tuple[np.ndarray, str]:
+    """Float reference: the Keras model's own call, or ONNX Runtime for an ONNX-only model."""
+    if "keras" in artifact.paths:
+        from triggerbench.models.artifact import load_keras
+
+        model = load_keras(artifact.path("keras"))
+        out = np.concatenate(
+            [np.asarray(model(inputs[i : i + 256], training=False)) for i in range(0, len(inputs), 256)]
+        )
+        return out, "keras-float32"
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(artifact.path("onnx")), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: inputs})[0], "onnxruntime-cpu-float32"
+
+
+def _load_inputs(data_path: Path, input_shape: tuple[int, ...], n: int) -> np.ndarray:
+    if not data_path.is_file():
+        raise UserInputError(f"data file not found: {data_path}")
+    try:
+        data = np.load(data_path, allow_pickle=False)
+    except Exception as exc:
+        raise UserInputError(f"cannot read {data_path} as a .npy array: {exc}") from None
+    if tuple(data.shape[1:]) != tuple(input_shape):
+        raise UserInputError(
+            f"data shape {tuple(data.shape)} does not fit the model's input "
+            f"(N, {', '.join(map(str, input_shape))})"
+        )
+    return np.ascontiguousarray(data[:n], dtype=np.float32)
+
+
+def build_context(
+    settings: MeasureSettings,
+    workload: str | None = None,
+    model_path: Path | None = None,
+    data_path: Path | None = None,
+) -> Context:
+    """Resolve the model (a named workload or a user's file) and its validation data."""
+    n = settings.accuracy_samples
+    if (workload is None) == (model_path is None):
+        raise UserInputError("give exactly one of --workload NAME or --model PATH")
+    if workload is not None:
+        w = workloads.get(workload)
+        artifact = w.artifact()
+        inputs, labels = w.validation(n, workloads.VALIDATION_SEED)
+        if data_path is not None:
+            inputs, labels = _load_inputs(data_path, artifact.input_shape, n), None
+        meta = dict(workload_name=w.name, task=w.task, model_name=w.model_name, variant=w.variant)
+    else:
+        artifact = from_path(Path(model_path))
+        if data_path is not None:
+            inputs = _load_inputs(Path(data_path), artifact.input_shape, n)
+        else:
+            rng = np.random.default_rng(settings.seed)
+            inputs = rng.standard_normal((n, *artifact.input_shape)).astype(np.float32)
+        labels = None
+        meta = dict(workload_name=artifact.name, task="user-model", model_name=artifact.name, variant=None)
+    inputs = np.ascontiguousarray(inputs, dtype=np.float32)
+    reference, reference_name = _reference_outputs(artifact, inputs)
+    return Context(
+        artifact=artifact,
+        inputs=inputs,
+        labels=labels,
+        reference=reference,
+        reference_name=reference_name,
+        **meta,
+    )

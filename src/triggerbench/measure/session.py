@@ -1,0 +1,222 @@
+"""Measure one runner on one model in one scenario and build its record; failure is data."""
+
+from __future__ import annotations
+
+import functools
+import traceback
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from triggerbench.errors import TriggerbenchUnstableWarning
+from triggerbench.measure import environment
+from triggerbench.measure.accuracy import accuracy_pass
+from triggerbench.measure.job import AUTO_TIGHT_LOOP_BELOW_S, Context, Job
+from triggerbench.measure.outcome import ScenarioOutcome
+from triggerbench.measure.tight_loop import calibrate_latency_s, run_tight_loop, time_queries
+from triggerbench.power import default_meter
+from triggerbench.runners import registry
+from triggerbench.runners.base import Runner, RunnerOptions
+from triggerbench.runners.null import NullRunner
+from triggerbench.schema import (
+    BenchmarkRecord,
+    ErrorInfo,
+    PowerFigures,
+    PowerSource,
+    RunnerInfo,
+    ScenarioInfo,
+    Status,
+    WorkloadInfo,
+)
+
+
+def workload_info(ctx: Context, runner_formats: tuple[str, ...] = ()) -> WorkloadInfo:
+    """Identity of the model; the artifact is the first format the runner reads."""
+    a = ctx.artifact
+    fmt = next((f for f in runner_formats if f in a.paths), None)
+    return WorkloadInfo(
+        name=ctx.workload_name,
+        task=ctx.task,
+        model_name=ctx.model_name,
+        variant=ctx.variant,
+        source_format=a.source_format,  # type: ignore[arg-type]
+        artifact_format=fmt,
+        artifact_sha256=a.sha256.get(fmt) if fmt else None,
+        source_sha256=a.source_sha256,
+        parameter_count=a.parameter_count,
+        artifact_size_bytes=a.size_bytes(fmt) if fmt else None,
+        input_shape=list(a.input_shape),
+        output_shape=list(a.output_shape),
+    )
+
+
+def unmeasured_record(
+    ctx: Context, job: Job, status: Status, error: ErrorInfo, formats: tuple[str, ...] = ()
+) -> BenchmarkRecord:
+    """A skipped or failed record: identity and the reason, no figures."""
+    return BenchmarkRecord(
+        status=status,
+        error=error,
+        workload=workload_info(ctx, formats),
+        runner=RunnerInfo(
+            name=job.runner,
+            backend=job.runner,
+            batch_size=job.batch_size,
+            threads=job.threads,
+            precision=job.precision,
+        ),
+        scenario=ScenarioInfo(name=job.scenario, harness=_harness_name(job)),
+        environment=environment.capture(),
+    )
+
+
+def _harness_name(job: Job) -> str:
+    if job.scenario == "trigger":
+        return "trigger-stream"
+    if job.scenario != "single-stream":
+        return "loadgen"
+    return "loadgen" if job.harness == "loadgen" else "tight-loop"
+
+
+def _staged_batch(runner: Runner, ctx: Context, batch_size: int):
+    # Real validation samples, repeated to fill the batch, so data-dependent kernels see real data.
+    return runner.stage(np.resize(ctx.inputs, (batch_size, *ctx.inputs.shape[1:])))
+
+
+def _null_overhead_s(ctx: Context, job: Job) -> float:
+    """The harness's own cost per query, measured with the null runner in the same loop."""
+    null = NullRunner()
+    null.prepare(ctx.artifact, RunnerOptions(batch_size=job.batch_size))
+    query = functools.partial(null.infer, _staged_batch(null, ctx, job.batch_size))
+    return float(np.median(time_queries(query, 0.1, 2000, 10_000_000))) * 1e-9
+
+
+def _run_scenario(query, ctx: Context, job: Job, log_dir: Path) -> ScenarioOutcome:
+    settings = job.settings
+    if job.scenario == "trigger":
+        from triggerbench.measure.trigger import run_trigger
+
+        return run_trigger(query, job.batch_size, settings)
+    latency_s = calibrate_latency_s(query)
+    use_tight = job.scenario == "single-stream" and (
+        job.harness == "tight-loop" or (job.harness == "auto" and latency_s < AUTO_TIGHT_LOOP_BELOW_S)
+    )
+    if use_tight:
+        return run_tight_loop(query, job.batch_size, settings, _null_overhead_s(ctx, job))
+    from triggerbench.measure.loadgen import run_loadgen
+
+    return run_loadgen(job.scenario, query, job.batch_size, settings, log_dir, latency_s)
+
+
+def _power_figures(meter, meter_reason: str, window, n_samples: int | None) -> PowerFigures:
+    figures = ("power_mean_w", "energy_j", "energy_per_inference_j", "scope")
+    if meter is None or window is None:
+        return PowerFigures(source=PowerSource.UNAVAILABLE, null_reasons=dict.fromkeys(figures, meter_reason))
+    null_reasons = {}
+    if window.energy_j <= 0:
+        null_reasons = dict.fromkeys(figures[:3], "meter counted zero energy (too short a window)")
+        return PowerFigures(source=PowerSource(meter.source), scope=meter.scope, null_reasons=null_reasons)
+    return PowerFigures(
+        source=PowerSource(meter.source),
+        power_mean_w=window.power_mean_w,
+        energy_j=window.energy_j,
+        energy_per_inference_j=window.energy_j / n_samples if n_samples else None,
+        scope=meter.scope,
+        null_reasons={} if n_samples else {"energy_per_inference_j": "no sample count"},
+    )
+
+
+def measure_one(ctx: Context, job: Job, log_dir: Path | None = None) -> BenchmarkRecord:
+    """Prepare, check accuracy, measure, and build the record; exceptions become failed records."""
+    env = environment.capture()
+    log_dir = log_dir or (job.out_dir / "loadgen")
+    try:
+        cls = registry.get(job.runner)
+    except Exception as exc:
+        return unmeasured_record(
+            ctx, job, Status.FAILED, ErrorInfo(type=type(exc).__name__, message=str(exc))
+        )
+    ok, reason = cls.available()
+    if not ok:
+        return unmeasured_record(
+            ctx, job, Status.SKIPPED, ErrorInfo(type="RunnerUnavailable", message=reason), cls.formats
+        )
+    if not any(f in ctx.artifact.paths for f in cls.formats):
+        message = (
+            f"runner {job.runner!r} reads {'/'.join(cls.formats)} models; this model is "
+            f"available as {'/'.join(ctx.artifact.paths)} only"
+        )
+        return unmeasured_record(
+            ctx, job, Status.SKIPPED, ErrorInfo(type="FormatUnsupported", message=message), cls.formats
+        )
+    runner = cls()
+    try:
+        options = RunnerOptions(batch_size=job.batch_size, threads=job.threads, precision=job.precision)
+        runner.prepare(ctx.artifact, options)
+        accuracy = accuracy_pass(
+            runner,
+            job.batch_size,
+            ctx.inputs,
+            ctx.reference,
+            ctx.reference_name,
+            ctx.labels,
+            ctx.task_metrics(),
+        )
+        query = functools.partial(runner.infer, _staged_batch(runner, ctx, job.batch_size))
+        meter, meter_reason = default_meter()
+        if meter is not None:
+            meter.start()
+        outcome = _run_scenario(query, ctx, job, log_dir)
+        window = meter.stop() if meter is not None else None
+        n_samples = outcome.performance.n_samples if outcome.performance else None
+        power = _power_figures(meter, meter_reason, window, n_samples)
+        description = runner.describe()
+    except Exception as exc:
+        return unmeasured_record(
+            ctx,
+            job,
+            Status.FAILED,
+            ErrorInfo(
+                type=type(exc).__name__, message=str(exc) or repr(exc), stderr=traceback.format_exc(limit=8)
+            ),
+            cls.formats,
+        )
+    finally:
+        runner.close()
+    problems = environment.load_problems(env) + list(outcome.warnings) + (power_problems(power))
+    for problem in problems:
+        warnings.warn(f"{job.runner}/{job.scenario}: {problem}", TriggerbenchUnstableWarning, stacklevel=2)
+    return BenchmarkRecord(
+        status=Status.OK,
+        workload=workload_info(ctx, cls.formats),
+        runner=RunnerInfo(
+            name=job.runner,
+            backend=description.backend,
+            backend_version=description.backend_version,
+            device=description.device,
+            precision=description.precision,
+            batch_size=job.batch_size,
+            threads=description.threads,
+            settings=description.settings,
+        ),
+        scenario=ScenarioInfo(
+            name=job.scenario,
+            harness=outcome.harness,  # type: ignore[arg-type]
+            settings=outcome.settings,
+        ),
+        performance=outcome.performance,
+        validity=outcome.validity,
+        trigger=outcome.trigger,
+        power=power,
+        accuracy=accuracy,
+        environment=env,
+        warnings=problems,
+    )
+
+
+def power_problems(power: PowerFigures) -> list[str]:
+    """Zero energy over a window means the meter did not resolve it (pyperf-style check)."""
+    if power.source is not PowerSource.UNAVAILABLE and power.energy_j is None:
+        return ["power meter counted zero energy: lengthen min_duration_s"]
+    return []

@@ -1,0 +1,77 @@
+"""Plan files (TOML): what to run and how long to measure, validated with unknown keys refused.
+
+Example ``plan.toml``::
+
+    [run]
+    workload = "standin-cnn"
+    runners = ["keras", "onnxruntime", "openvino"]
+    scenarios = ["single-stream", "offline"]
+    batch_sizes = [1, 256]
+
+    [measure]
+    min_duration_s = 5.0
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from triggerbench.errors import UserInputError
+from triggerbench.measure.job import Harness, Scenario
+from triggerbench.measure.settings import MeasureSettings
+
+
+class RunSection(BaseModel):
+    """The ``[run]`` table: the same choices as ``triggerbench run``'s options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workload: str | None = None
+    model: Path | None = None
+    data: Path | None = None
+    runners: list[str] = Field(default_factory=list)
+    scenarios: list[Scenario] = Field(default_factory=list)
+    batch_sizes: list[int] = Field(default_factory=list)
+    harness: Harness = "auto"
+    threads: int | None = None
+    precision: str = "f32"
+    out: Path | None = None
+    timeout_s: float = 1800.0
+
+
+class Plan(BaseModel):
+    """A whole plan file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run: RunSection = RunSection()
+    measure: MeasureSettings = MeasureSettings()
+
+
+def _one_line(exc: ValidationError, path: Path) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        section = err["loc"][0] if len(err["loc"]) > 1 else None
+        model = {"run": RunSection, "measure": MeasureSettings}.get(section, Plan)
+        known = ", ".join(model.model_fields)
+        return f"{path}: unknown key {where!r}; known keys here: {known}"
+    return f"{path}: {where}: {err['msg']}"
+
+
+def load_plan(path: Path) -> Plan:
+    """Read and validate a plan file; any problem is one ``UserInputError`` line."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserInputError(f"plan file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserInputError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return Plan.model_validate(raw)
+    except ValidationError as exc:
+        raise UserInputError(_one_line(exc, path)) from None

@@ -1,0 +1,1 @@
+"""Reports: tables (and later plots) rendered from a DataFrame of records; never runs a model."""

@@ -1,0 +1,35 @@
+"""Bring records written by older schema versions up to ``SCHEMA_VERSION``; refuse newer ones.
+
+Each step ``_v{N}_to_v{N+1}`` edits the raw dict; add one whenever ``SCHEMA_VERSION`` grows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from triggerbench.errors import SchemaVersionError
+from triggerbench.schema import SCHEMA_VERSION
+
+#: version -> function that turns a record of that version into the next version.
+STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def migrate(raw: dict[str, Any], source: str = "record") -> dict[str, Any]:
+    """Return ``raw`` at the current schema version, or raise a one-line ``SchemaVersionError``."""
+    version = raw.get("schema_version")
+    if not isinstance(version, int):
+        raise SchemaVersionError(f"{source}: not a triggerbench record (no schema_version)")
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{source}: written with schema version {version}, newer than this triggerbench "
+            f"reads ({SCHEMA_VERSION}); upgrade triggerbench"
+        )
+    while version < SCHEMA_VERSION:
+        if version not in STEPS:
+            raise SchemaVersionError(
+                f"{source}: schema version {version} has no migration to {SCHEMA_VERSION}"
+            )
+        raw = STEPS[version](dict(raw))
+        version = raw["schema_version"] = version + 1
+    return raw

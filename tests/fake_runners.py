@@ -1,0 +1,68 @@
+"""Test-only runners that misbehave in the ways real backends do."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from triggerbench.runners.base import RunnerDescription
+from triggerbench.runners.null import NullRunner
+
+
+class CopyRunner(NullRunner):
+    """Returns a fixed affine function of the input: a runner with a known, checkable output."""
+
+    name = "copy"
+
+    def infer(self, staged: Any) -> np.ndarray:
+        return np.full(self._out.shape, float(staged.mean()), np.float32)
+
+    def describe(self) -> RunnerDescription:
+        return RunnerDescription("copy", "0", "cpu", "f32", 1)
+
+
+class RaisingRunner(NullRunner):
+    """Raises in the middle of measuring, as a backend that hits a driver error."""
+
+    name = "raising"
+
+    def prepare(self, artifact, options) -> None:
+        super().prepare(artifact, options)
+        self._calls = 0
+
+    def infer(self, staged: Any) -> np.ndarray:
+        self._calls += 1
+        if self._calls > 200:
+            raise RuntimeError("device lost after 200 calls")
+        return self._out
+
+
+class DyingRunner(NullRunner):
+    """Kills its process mid-run, as a segfaulting backend does."""
+
+    name = "dying"
+
+    def infer(self, staged: Any) -> np.ndarray:
+        os._exit(139)
+
+
+class HangingRunner(NullRunner):
+    """Never returns from prepare."""
+
+    name = "hanging"
+
+    def prepare(self, artifact, options) -> None:
+        time.sleep(3600)
+
+
+class UnavailableRunner(NullRunner):
+    """A backend whose hardware is absent."""
+
+    name = "unavailable"
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        return False, "no FooAccelerator found (/dev/foo0 missing)"

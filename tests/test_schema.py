@@ -1,0 +1,79 @@
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from triggerbench.schema import (
+    SCHEMA_VERSION,
+    BenchmarkRecord,
+    ErrorInfo,
+    PerformanceFigures,
+    PowerFigures,
+    json_schema,
+)
+
+COMMITTED = Path(__file__).parents[1] / "src" / "triggerbench" / "record.schema.json"
+
+
+def test_committed_json_schema_is_in_sync():
+    # Regenerate with: triggerbench schema > src/triggerbench/record.schema.json
+    assert json.loads(COMMITTED.read_text()) == json_schema()
+
+
+def test_null_figure_needs_a_reason():
+    with pytest.raises(ValidationError, match="null without a reason: .*latency_p99_s"):
+        PerformanceFigures(throughput_samples_per_s=1.0)
+    reasons = {f: "offline" for f in PerformanceFigures.model_fields if f != "null_reasons"}
+    reasons.pop("throughput_samples_per_s")
+    assert PerformanceFigures(throughput_samples_per_s=1.0, null_reasons=reasons)
+
+
+def test_power_without_meter_says_why():
+    with pytest.raises(ValidationError):
+        PowerFigures(source="unavailable")
+    assert BenchmarkRecord.model_fields["power"].default.null_reasons["power_mean_w"]
+
+
+def _minimal(**overrides):
+    base = dict(
+        status="failed",
+        error=ErrorInfo(type="X", message="boom"),
+        workload=dict(name="w", task="t", model_name="m", source_format="keras", source_sha256="ab",
+                      input_shape=[9, 16, 1], output_shape=[2]),
+        runner=dict(name="r", backend="b", batch_size=1),
+        scenario=dict(name="single-stream", harness="tight-loop"),
+        environment=dict(hostname="h", platform="p", python_version="3.11", triggerbench_version="0"),
+    )
+    base.update(overrides)
+    return base
+
+
+def test_failed_record_must_say_why_and_ok_must_have_figures():
+    assert BenchmarkRecord(**_minimal()).schema_version == SCHEMA_VERSION
+    with pytest.raises(ValidationError, match="must say why"):
+        BenchmarkRecord(**_minimal(error=None))
+    with pytest.raises(ValidationError, match="performance or trigger"):
+        BenchmarkRecord(**_minimal(status="ok", error=None))
+
+
+def test_record_is_frozen_and_round_trips():
+    record = BenchmarkRecord(**_minimal())
+    with pytest.raises(ValidationError):
+        record.status = "ok"
+    assert BenchmarkRecord.model_validate_json(record.model_dump_json()) == record
+
+
+def test_unknown_fields_are_refused():
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        BenchmarkRecord(**_minimal(latency_p99=1.0))
+
+
+def test_every_figure_name_carries_a_unit():
+    units = ("_s", "_hz", "_w", "_j", "_bytes", "_frac", "_per_s", "_events", "_count", "_cycles",
+             "_ns", "_rel_stdev", "_diff")
+    figures = [*PerformanceFigures.model_fields, *PowerFigures.model_fields]
+    unitless = {"null_reasons", "source", "scope", "n_queries", "n_samples", "n_warmup",
+                "repeat_throughput_rel_stdev"}
+    for name in figures:
+        assert name in unitless or name.endswith(units), name
