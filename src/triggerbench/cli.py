@@ -51,8 +51,10 @@ def _resolve_runners(names: list[str]) -> list[str]:
 
     if names == ["all"]:  # every runner that can run here; the null runner measures nothing
         return [s.name for s in registry.statuses() if s.available and s.name != "null"]
+    known = registry.names()
     for name in names:
-        registry.get(name)  # unknown names fail now, before any measuring
+        if ":" not in name and name not in known:  # fail now, before any measuring
+            raise UserInputError(f"unknown runner {name!r}; known runners: {', '.join(known)}")
     return names
 
 

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from triggerbench.measure.isolate import run_isolated
+from triggerbench.measure.job import Job
+from triggerbench.measure.session import measure_one
+
+
+@pytest.fixture
+def job(tmp_path, quick_settings):
+    def make(runner: str, **fields) -> Job:
+        return Job(runner=runner, settings=quick_settings, out_dir=tmp_path, **fields)
+    return make
+
+
+def test_null_runner_gives_a_complete_ok_record(standin_ctx, job):
+    record = measure_one(standin_ctx, job("null", batch_size=4))
+    assert record.status == "ok" and record.error is None
+    assert record.scenario.harness == "tight-loop"
+    assert record.performance.harness_overhead_per_query_s < 1e-4
+    assert record.performance.n_samples == 4 * record.performance.n_queries
+    # the null runner returns zeros: its disagreement with the reference is the reference's size
+    expected = np.abs(standin_ctx.reference).max()
+    assert record.accuracy.max_abs_diff == pytest.approx(expected, rel=1e-6)
+    assert record.accuracy.reference == "keras-float32"
+    assert set(record.accuracy.task_metrics) == {"slope_rmse", "offset_rmse"}
+    assert record.workload.parameter_count > 1000 and record.workload.input_shape == [9, 16, 1]
+    assert record.workload.artifact_sha256 == standin_ctx.artifact.sha256["keras"]
+    assert record.environment.packages["numpy"] == np.__version__
+
+
+def test_copy_runner_accuracy_is_computed_from_its_outputs(standin_ctx, job):
+    record = measure_one(standin_ctx, job("fake_runners:CopyRunner", batch_size=3))
+    assert record.status == "ok"
+    # CopyRunner outputs each batch's input mean: check the pass really used runner outputs
+    assert record.accuracy.max_abs_diff != pytest.approx(np.abs(standin_ctx.reference).max())
+
+
+def test_raising_runner_is_recorded_as_failed(standin_ctx, job):
+    record = measure_one(standin_ctx, job("fake_runners:RaisingRunner"))
+    assert record.status == "failed"
+    assert record.error.type == "RuntimeError" and "device lost" in record.error.message
+    assert "Traceback" in record.error.stderr and record.performance is None
+
+
+def test_unavailable_and_unknown_runners(standin_ctx, job):
+    skipped = measure_one(standin_ctx, job("fake_runners:UnavailableRunner"))
+    assert skipped.status == "skipped" and "FooAccelerator" in skipped.error.message
+    unknown = measure_one(standin_ctx, job("nope"))
+    assert unknown.status == "failed" and "known runners" in unknown.error.message
+
+
+def test_runner_that_kills_its_process_is_failed_not_fatal(standin_ctx, job, tmp_path):
+    ctx_dir = standin_ctx.save(tmp_path / "ctx")
+    record = run_isolated(standin_ctx, ctx_dir, job("fake_runners:DyingRunner"))
+    assert record.status == "failed" and record.error.type == "WorkerDied"
+    assert record.error.errcode == 139
+
+
+def test_hanging_runner_times_out(standin_ctx, job, tmp_path):
+    ctx_dir = standin_ctx.save(tmp_path / "ctx")
+    record = run_isolated(standin_ctx, ctx_dir, job("fake_runners:HangingRunner", timeout_s=5))
+    assert record.status == "failed" and record.error.type == "Timeout"
+
+
+def test_isolated_ok_run_round_trips_the_record(standin_ctx, job, tmp_path):
+    ctx_dir = standin_ctx.save(tmp_path / "ctx")
+    record = run_isolated(standin_ctx, ctx_dir, job("null"))
+    assert record.status == "ok" and record.runner.name == "null"

@@ -1,0 +1,216 @@
+import time
+
+import numpy as np
+import pytest
+
+import triggerbench.measure.trigger as trigger_mod
+from triggerbench.measure.settings import MeasureSettings
+from triggerbench.measure.trigger import run_trigger, search_sustained_rate, stream
+from triggerbench.schema import (
+    PerformanceFigures,
+    RateTrial,
+    ScenarioInfo,
+    TriggerFigures,
+    Validity,
+)
+
+SERVICE_US = 100
+
+
+def busy(us: float):
+    def query():
+        end = time.perf_counter_ns() + int(us * 1000)
+        while time.perf_counter_ns() < end:
+            pass
+
+    return query
+
+
+class VirtualClock:
+    """A clock that only moves when read (by ``tick_ns``) or when the fake model runs."""
+
+    def __init__(self, tick_ns: int = 500) -> None:
+        self.now_ns = 10**12
+        self.tick_ns = tick_ns
+        self.calls = 0
+
+    def __call__(self) -> int:
+        self.now_ns += self.tick_ns
+        return self.now_ns
+
+    def model(self, service_ns: int):
+        def query():
+            self.calls += 1
+            self.now_ns += service_ns
+
+        return query
+
+
+# --- exact queue behaviour on a virtual clock (no dependence on the box's load) ---
+
+
+def test_virtual_light_load_never_queues():
+    clock = VirtualClock()
+    r = stream(clock.model(100_000), 1, 1_000.0, 0.3, 1e-3, clock=clock)
+    assert r.n_events == 300 == r.n_query_calls == clock.calls
+    assert r.deadline_miss_frac == 0 and r.n_missed == 0
+    assert r.queue_depth_max_events == 1
+    # served at once: latency = service + a few clock ticks
+    assert (r.latencies_ns >= 100_000).all() and (r.latencies_ns < 105_000).all()
+    assert r.busy_frac == pytest.approx(0.1, rel=0.05)
+    assert r.service_time_mean_s == pytest.approx(100e-6, rel=0.01)
+
+
+def test_virtual_dynamic_batching_keeps_up():
+    clock = VirtualClock()
+    # 50 kHz, 100 us per batch: ~5 events arrive during each batch and the next takes them all
+    r = stream(clock.model(100_000), 64, 50_000.0, 0.3, 1e-3, clock=clock)
+    assert r.n_events == 15_000
+    assert r.deadline_miss_frac == 0
+    assert r.queue_depth_max_events <= 7
+    assert r.n_query_calls < r.n_events / 4
+    assert r.latencies_ns.max() < 250_000  # waited at most one batch, then ran in the next
+
+
+def test_virtual_overload_misses_and_gives_up_draining():
+    clock = VirtualClock()
+    r = stream(clock.model(100_000), 1, 50_000.0, 0.1, 1e-3, clock=clock, max_drain_s=0.05)
+    assert r.n_events == 5_000
+    # capacity 10 kHz: in 0.1 s stream + 0.05 s drain about 1500 events ran, the rest waited
+    assert 1_400 <= r.n_query_calls <= 1_510
+    assert r.n_events_unserved == r.n_events - r.n_query_calls
+    assert r.deadline_miss_frac > 0.95
+    assert r.queue_depth_max_events > 3_000
+    # the unserved count as misses with a latency at least their waiting time
+    assert (r.latencies_ns[-r.n_events_unserved :] > 1e6).all()
+
+
+def test_virtual_full_drain_serves_every_event():
+    clock = VirtualClock(tick_ns=1)
+    r = stream(clock.model(100_000), 1, 20_000.0, 0.05, 1e-3, clock=clock, max_drain_s=10.0)
+    assert r.n_events == 1_000 == r.n_query_calls and r.n_events_unserved == 0
+    # a D/D/1 queue at twice its capacity: event i (arriving at i * 50 us) completes at
+    # (i + 1) * 100 us, give or take the clock's ticks
+    i = np.arange(1_000)
+    expected_ns = (i + 1) * 100_000 - i * 50_000
+    assert np.abs(r.latencies_ns - expected_ns).max() < 10_000
+    assert r.deadline_miss_frac == pytest.approx(np.mean(expected_ns > 1e6), abs=0.002)
+    assert r.span_s == pytest.approx(0.1, rel=0.001)
+
+
+# --- real time (generous bounds: the box is shared) ---
+
+
+def test_light_load_meets_the_deadline():
+    r = stream(busy(SERVICE_US), 1, 1_000.0, 0.3, 1e-3)
+    assert r.n_events == 300
+    assert r.deadline_miss_frac <= 0.1
+    assert r.queue_depth_max_events <= 20
+    assert np.median(r.latencies_ns) < 1e6
+
+
+def test_overload_misses_unless_batched():
+    one = stream(busy(SERVICE_US), 1, 50_000.0, 0.3, 1e-3)
+    assert one.n_events == 15_000
+    assert one.deadline_miss_frac > 0.8
+    assert one.queue_depth_max_events > 1_000
+    many = stream(busy(SERVICE_US), 64, 50_000.0, 0.3, 1e-3)
+    assert many.n_events == 15_000 and many.n_events_unserved == 0
+    assert many.deadline_miss_frac < min(0.3, one.deadline_miss_frac / 2)
+    assert many.n_query_calls < many.n_events / 2
+
+
+def test_run_trigger_finds_the_sustained_rate():
+    settings = MeasureSettings(
+        warmup_s=0.01,
+        event_rate_hz=3_000.0,
+        stream_duration_s=0.3,
+        deadline_s=5e-3,
+        miss_frac_limit=0.1,
+        rate_search_trials=6,
+        rate_search_trial_s=0.2,
+    )
+    outcome = run_trigger(busy(SERVICE_US), 1, settings)
+    assert outcome.harness == "trigger-stream"
+    tf, perf = outcome.trigger, outcome.performance
+    # every section survives a round trip through the schema
+    TriggerFigures.model_validate(tf.model_dump())
+    PerformanceFigures.model_validate(perf.model_dump())
+    Validity.model_validate(outcome.validity.model_dump())
+    ScenarioInfo(name="trigger", harness=outcome.harness, settings=outcome.settings)
+    assert outcome.validity.verdict == "UNCHECKED"
+    assert outcome.validity.reasons == ["trigger scenario has no LoadGen verdict"]
+
+    capacity_hz = 1e6 / SERVICE_US
+    assert 0.3 * capacity_hz <= tf.max_sustained_rate_hz <= 1.5 * capacity_hz
+    assert len(tf.rate_search) == 6
+    passing = [t.event_rate_hz for t in tf.rate_search if t.deadline_miss_frac < 0.1]
+    assert tf.max_sustained_rate_hz == max(passing)
+    assert tf.n_events == 900 == perf.n_samples == perf.n_queries
+    assert tf.latency_p99_s == perf.latency_p99_s
+    assert perf.latency_p50_s >= SERVICE_US * 1e-6
+    assert perf.throughput_samples_per_s == pytest.approx(3_000, rel=0.1)
+    assert 0 <= perf.harness_overhead_per_query_s < 1e-3
+    assert outcome.settings["event_rate_hz"] == 3_000.0
+    assert any("p99.9" in w for w in outcome.warnings)
+
+
+# --- the search's logic, with a stand-in stream ---
+
+
+def fake_stream(threshold_hz: float):
+    def run(query, batch_size, rate, duration_s, deadline_s):
+        n = int(rate * duration_s)
+        return type("R", (), {"deadline_miss_frac": 0.0 if rate < threshold_hz else 0.5, "n_events": n})
+
+    return run
+
+
+def test_search_brackets_then_bisects(monkeypatch):
+    monkeypatch.setattr(trigger_mod, "stream", fake_stream(7_000.0))
+    settings = MeasureSettings(rate_search_trials=8, rate_search_trial_s=10.0, miss_frac_limit=1e-3)
+    result = search_sustained_rate(lambda: None, 1, settings, 10_000.0)
+    rates = [t.event_rate_hz for t in result.trials]
+    assert rates[:3] == pytest.approx([10_000.0, 5_000.0, 5_000.0 * 2**0.5])
+    assert 6_500 < result.max_sustained_rate_hz < 7_000
+    assert result.notes == []
+    assert all(isinstance(t, RateTrial) for t in result.trials)
+
+
+def test_search_without_upper_bound_or_resolution(monkeypatch):
+    monkeypatch.setattr(trigger_mod, "stream", fake_stream(1e9))
+    settings = MeasureSettings(rate_search_trials=3, rate_search_trial_s=0.01, miss_frac_limit=1e-3)
+    result = search_sustained_rate(lambda: None, 1, settings, 1_000.0)
+    assert [t.event_rate_hz for t in result.trials] == [1_000.0, 2_000.0, 4_000.0]
+    assert result.max_sustained_rate_hz == 4_000.0
+    assert any("at least" in n for n in result.notes)
+    assert any("too few to resolve" in n for n in result.notes)
+
+
+def test_no_search_and_no_passing_rate(monkeypatch):
+    base = dict(warmup_s=0.0, warmup_queries=1, event_rate_hz=1_000.0, stream_duration_s=0.02)
+    outcome = run_trigger(lambda: None, 1, MeasureSettings(**base, rate_search_trials=0))
+    assert outcome.trigger.max_sustained_rate_hz is None
+    assert "disabled" in outcome.trigger.null_reasons["max_sustained_rate_hz"]
+    assert outcome.trigger.rate_search == []
+    assert outcome.performance.n_warmup == 1
+
+    failing = trigger_mod.RateSearch(
+        trials=[RateTrial(event_rate_hz=5.0, deadline_miss_frac=1.0, n_events=3)],
+        max_sustained_rate_hz=None,
+        notes=["a note"],
+    )
+    monkeypatch.setattr(trigger_mod, "search_sustained_rate", lambda *a: failing)
+    outcome = run_trigger(lambda: None, 1, MeasureSettings(**base, rate_search_trials=1))
+    assert outcome.trigger.max_sustained_rate_hz is None
+    assert "down to 5 Hz" in outcome.trigger.null_reasons["max_sustained_rate_hz"]
+    assert "a note" in outcome.warnings
+    TriggerFigures.model_validate(outcome.trigger.model_dump())
+
+
+def test_search_with_no_passing_rate(monkeypatch):
+    monkeypatch.setattr(trigger_mod, "stream", fake_stream(0.0))
+    settings = MeasureSettings(rate_search_trials=3, rate_search_trial_s=10.0)
+    result = search_sustained_rate(lambda: None, 1, settings, 8_000.0)
+    assert [t.event_rate_hz for t in result.trials] == [8_000.0, 4_000.0, 2_000.0]
+    assert result.max_sustained_rate_hz is None

@@ -1,0 +1,111 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from triggerbench.results import load
+from triggerbench.schema import json_schema
+
+
+def tb(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "triggerbench.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+def one_line_error(proc: subprocess.CompletedProcess, message: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_schema_command_prints_the_json_schema():
+    proc = tb("schema")
+    assert proc.returncode == 0 and json.loads(proc.stdout) == json_schema()
+
+
+def test_list_shows_runners_and_why():
+    proc = tb("list")
+    assert proc.returncode == 0
+    for name in ("keras", "onnxruntime", "openvino", "null"):
+        assert name in proc.stdout
+    assert "standin-cnn" in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad")
+    (d / "corrupt.keras").write_bytes(b"not a zip file")
+    (d / "corrupt.onnx").write_bytes(b"\x00\x01garbage")
+    (d / "model.txt").write_text("x")
+    (d / "typo.toml").write_text("[measure]\nmin_duraton_s = 1\n")
+    (d / "afile").write_text("")
+    np.save(d / "wrong.npy", np.zeros((4, 3, 3), np.float32))
+    return d
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workload", "standin-cnn", "--runner", "tensorrtx"], "unknown runner 'tensorrtx'"),
+        (["--workload", "muon-l9", "--runner", "null"], "unknown workload 'muon-l9'"),
+        (["--model", "{d}/missing.keras", "--runner", "null"], "model file not found"),
+        (["--model", "{d}/corrupt.keras", "--runner", "null"], "cannot load Keras model"),
+        (["--model", "{d}/corrupt.onnx", "--runner", "null"], "cannot load ONNX model"),
+        (["--model", "{d}/model.txt", "--runner", "null"], "unsupported model file"),
+        (["--workload", "standin-cnn", "--runner", "null", "--data", "{d}/wrong.npy"],
+         "does not fit the model's input (N, 9, 16, 1)"),
+        (["--workload", "standin-cnn", "--plan", "{d}/typo.toml"], "unknown key 'measure.min_duraton_s'"),
+        (["--workload", "standin-cnn", "--runner", "null", "--out", "{d}/afile/out"], "not writable"),
+        (["--workload", "standin-cnn", "--runner", "null", "--scenario", "burst"], "unknown scenario"),
+        (["--workload", "standin-cnn", "--runner", "null", "--batch", "0"], "--batch must be >= 1"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(bad, tmp_path, args, message):
+    earlier = tmp_path / "results" / "earlier.json"
+    earlier.parent.mkdir()
+    earlier.write_text("{}")
+    proc = tb("run", *[a.format(d=bad) for a in args], "--quick", cwd=tmp_path)
+    one_line_error(proc, message)
+    assert [p.name for p in earlier.parent.iterdir()] == ["earlier.json"]
+
+
+def test_report_of_bad_files_is_one_line(tmp_path):
+    (tmp_path / "x.json").write_text("{")
+    one_line_error(tb("report", str(tmp_path / "x.json"), "--out", str(tmp_path)), "not a readable JSON")
+    one_line_error(tb("report", str(tmp_path), "--format", "pdf"), "unknown report format")
+
+
+def test_run_keeps_going_past_a_failing_runner_then_reports(tmp_path):
+    proc = tb("run", "--workload", "standin-cnn", "--runner", "null,fake_runners:RaisingRunner,onnxruntime",
+              "--batch", "1,2", "--quick", "--out", "res", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr  # a failure is data, and the exit code says so
+    assert "failed" in proc.stderr
+    frame = load([tmp_path / "res"])
+    assert len(frame) == 6
+    counts = frame.groupby("runner.name")["status"].agg(lambda s: sorted(set(s))).to_dict()
+    assert counts == {"null": ["ok"], "fake_runners:RaisingRunner": ["failed"], "onnxruntime": ["ok"]}
+    ort = frame[frame["runner.name"] == "onnxruntime"]
+    assert (ort["accuracy.max_abs_diff"] < 1e-4).all()
+
+    proc = tb("report", "res", "--out", "rep", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert text.count("| standin-cnn") == 6 and "device lost" in text
+
+
+def test_users_own_onnx_model_with_npy_data(tmp_path, standin_ctx):
+    data = tmp_path / "inputs.npy"
+    np.save(data, standin_ctx.inputs[:32])
+    onnx_path = standin_ctx.artifact.path("onnx")
+    proc = tb("run", "--model", str(onnx_path), "--data", str(data), "--runner", "keras,onnxruntime",
+              "--quick", "--out", "res", "--no-isolate", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    frame = load([tmp_path / "res"]).set_index("runner.name")
+    assert frame.loc["keras", "status"] == "skipped"  # an ONNX file has no Keras source
+    assert "reads keras models" in frame.loc["keras", "error.message"]
+    assert frame.loc["onnxruntime", "accuracy.reference"] == "onnxruntime-cpu-float32"
+    assert frame.loc["onnxruntime", "accuracy.max_abs_diff"] == 0.0
