@@ -11,8 +11,13 @@ from triggerbench.schema import json_schema
 
 
 def tb(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "triggerbench.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "triggerbench.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+    )
 
 
 def one_line_error(proc: subprocess.CompletedProcess, message: str) -> None:
@@ -56,8 +61,10 @@ def bad(tmp_path_factory):
         (["--model", "{d}/corrupt.keras", "--runner", "null"], "cannot load Keras model"),
         (["--model", "{d}/corrupt.onnx", "--runner", "null"], "cannot load ONNX model"),
         (["--model", "{d}/model.txt", "--runner", "null"], "unsupported model file"),
-        (["--workload", "standin-cnn", "--runner", "null", "--data", "{d}/wrong.npy"],
-         "does not fit the model's input (N, 9, 16, 1)"),
+        (
+            ["--workload", "standin-cnn", "--runner", "null", "--data", "{d}/wrong.npy"],
+            "does not fit the model's input (N, 9, 16, 1)",
+        ),
         (["--workload", "standin-cnn", "--plan", "{d}/typo.toml"], "unknown key 'measure.min_duraton_s'"),
         (["--workload", "standin-cnn", "--runner", "null", "--out", "{d}/afile/out"], "not writable"),
         (["--workload", "standin-cnn", "--runner", "null", "--scenario", "burst"], "unknown scenario"),
@@ -80,8 +87,19 @@ def test_report_of_bad_files_is_one_line(tmp_path):
 
 
 def test_run_keeps_going_past_a_failing_runner_then_reports(tmp_path):
-    proc = tb("run", "--workload", "standin-cnn", "--runner", "null,fake_runners:RaisingRunner,onnxruntime",
-              "--batch", "1,2", "--quick", "--out", "res", cwd=tmp_path)
+    proc = tb(
+        "run",
+        "--workload",
+        "standin-cnn",
+        "--runner",
+        "null,fake_runners:RaisingRunner,onnxruntime",
+        "--batch",
+        "1,2",
+        "--quick",
+        "--out",
+        "res",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 1, proc.stderr  # a failure is data, and the exit code says so
     assert "failed" in proc.stderr
     frame = load([tmp_path / "res"])
@@ -101,8 +119,20 @@ def test_users_own_onnx_model_with_npy_data(tmp_path, standin_ctx):
     data = tmp_path / "inputs.npy"
     np.save(data, standin_ctx.inputs[:32])
     onnx_path = standin_ctx.artifact.path("onnx")
-    proc = tb("run", "--model", str(onnx_path), "--data", str(data), "--runner", "keras,onnxruntime",
-              "--quick", "--out", "res", "--no-isolate", cwd=tmp_path)
+    proc = tb(
+        "run",
+        "--model",
+        str(onnx_path),
+        "--data",
+        str(data),
+        "--runner",
+        "keras,onnxruntime",
+        "--quick",
+        "--out",
+        "res",
+        "--no-isolate",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     frame = load([tmp_path / "res"]).set_index("runner.name")
     assert frame.loc["keras", "status"] == "skipped"  # an ONNX file has no Keras source

@@ -6,8 +6,10 @@ from triggerbench.plan import load_plan
 
 def test_plan_reads_run_and_measure(tmp_path):
     path = tmp_path / "plan.toml"
-    path.write_text('[run]\nworkload = "standin-cnn"\nrunners = ["keras"]\nbatch_sizes = [1, 8]\n'
-                    "[measure]\nmin_duration_s = 2.5\n")
+    path.write_text(
+        '[run]\nworkload = "standin-cnn"\nrunners = ["keras"]\nbatch_sizes = [1, 8]\n'
+        "[measure]\nmin_duration_s = 2.5\n"
+    )
     plan = load_plan(path)
     assert plan.run.runners == ["keras"] and plan.run.batch_sizes == [1, 8]
     assert plan.measure.min_duration_s == 2.5

@@ -39,8 +39,15 @@ def _minimal(**overrides):
     base = dict(
         status="failed",
         error=ErrorInfo(type="X", message="boom"),
-        workload=dict(name="w", task="t", model_name="m", source_format="keras", source_sha256="ab",
-                      input_shape=[9, 16, 1], output_shape=[2]),
+        workload=dict(
+            name="w",
+            task="t",
+            model_name="m",
+            source_format="keras",
+            source_sha256="ab",
+            input_shape=[9, 16, 1],
+            output_shape=[2],
+        ),
         runner=dict(name="r", backend="b", batch_size=1),
         scenario=dict(name="single-stream", harness="tight-loop"),
         environment=dict(hostname="h", platform="p", python_version="3.11", triggerbench_version="0"),
@@ -70,10 +77,30 @@ def test_unknown_fields_are_refused():
 
 
 def test_every_figure_name_carries_a_unit():
-    units = ("_s", "_hz", "_w", "_j", "_bytes", "_frac", "_per_s", "_events", "_count", "_cycles",
-             "_ns", "_rel_stdev", "_diff")
+    units = (
+        "_s",
+        "_hz",
+        "_w",
+        "_j",
+        "_bytes",
+        "_frac",
+        "_per_s",
+        "_events",
+        "_count",
+        "_cycles",
+        "_ns",
+        "_rel_stdev",
+        "_diff",
+    )
     figures = [*PerformanceFigures.model_fields, *PowerFigures.model_fields]
-    unitless = {"null_reasons", "source", "scope", "n_queries", "n_samples", "n_warmup",
-                "repeat_throughput_rel_stdev"}
+    unitless = {
+        "null_reasons",
+        "source",
+        "scope",
+        "n_queries",
+        "n_samples",
+        "n_warmup",
+        "repeat_throughput_rel_stdev",
+    }
     for name in figures:
         assert name in unitless or name.endswith(units), name

@@ -10,6 +10,7 @@ from triggerbench.measure.session import measure_one
 def job(tmp_path, quick_settings):
     def make(runner: str, **fields) -> Job:
         return Job(runner=runner, settings=quick_settings, out_dir=tmp_path, **fields)
+
     return make
 
 

@@ -13,6 +13,7 @@ def busy(us: float):
         end = time.perf_counter_ns() + int(us * 1000)
         while time.perf_counter_ns() < end:
             pass
+
     return query
 
 

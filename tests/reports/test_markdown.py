@@ -5,8 +5,11 @@ from triggerbench.results.store import to_frame
 
 
 def test_markdown_table_has_a_row_per_record_with_scaled_units():
-    records = [make_record("openvino"), make_record("keras", status="failed"),
-               make_record("onnxruntime", warnings=["unstable: 14%"])]
+    records = [
+        make_record("openvino"),
+        make_record("keras", status="failed"),
+        make_record("onnxruntime", warnings=["unstable: 14%"]),
+    ]
     text = render(to_frame(records))
     rows = [line for line in text.splitlines() if line.startswith("| standin-cnn")]
     assert [r.split("|")[4].strip() for r in rows] == ["keras", "onnxruntime", "openvino"]

@@ -40,9 +40,14 @@ def test_load_reads_folders_run_files_and_pytest_benchmark_files(tmp_path):
     write_record(make_record("keras"), tmp_path / "runs")
     write_record(make_record("openvino", status="failed"), tmp_path / "runs")
     bench = {
-        "machine_info": {}, "commit_info": {}, "datetime": "x", "version": "5.2.3",
-        "benchmarks": [{"name": "test_x", "extra_info": {"record": make_record().model_dump(mode="json")}},
-                       {"name": "test_ratio", "extra_info": {"ratio": 1.1}}],
+        "machine_info": {},
+        "commit_info": {},
+        "datetime": "x",
+        "version": "5.2.3",
+        "benchmarks": [
+            {"name": "test_x", "extra_info": {"record": make_record().model_dump(mode="json")}},
+            {"name": "test_ratio", "extra_info": {"ratio": 1.1}},
+        ],
     }
     (tmp_path / "bench.json").write_text(json.dumps(bench))
     frame = load([tmp_path / "runs", tmp_path / "bench.json"])
@@ -67,8 +72,11 @@ def test_newer_schema_is_refused_with_a_clear_message(tmp_path):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("{not json", "not a readable JSON file"), ('{"a": 1}', "no schema_version"),
-     ('{"schema_version": 1}', "invalid record")],
+    [
+        ("{not json", "not a readable JSON file"),
+        ('{"a": 1}', "no schema_version"),
+        ('{"schema_version": 1}', "invalid record"),
+    ],
 )
 def test_bad_files_give_one_line_errors(tmp_path, content, message):
     (tmp_path / "bad.json").write_text(content)

@@ -18,7 +18,6 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from triggerbench.errors import UserInputError
 from triggerbench.measure.outcome import QueryFn, ScenarioOutcome
 from triggerbench.measure.settings import MeasureSettings
 from triggerbench.measure.stats import stability_problems
+from triggerbench.measure.tight_loop import warm_up
 from triggerbench.schema import PerformanceFigures, Validity
 
 SCENARIOS: dict[str, Any] = {
@@ -174,68 +174,52 @@ class _ChunkedSut:
             raise self._error
 
 
-def _warm_up(query: QueryFn, settings: MeasureSettings) -> int:
-    """Run ``query`` untimed for ``warmup_s`` and at least ``warmup_queries`` times."""
-    n = 0
-    end_ns = time.perf_counter_ns() + int(settings.warmup_s * 1e9)
-    while n < settings.warmup_queries or time.perf_counter_ns() < end_ns:
-        query()
-        n += 1
-    return n
-
-
 def _test_settings(
     scenario: str, batch_size: int, settings: MeasureSettings, calibrated_latency_s: float
 ) -> tuple[Any, dict[str, Any]]:
-    """Build LoadGen's TestSettings from ours; also return them as a record-ready dict."""
+    """Build LoadGen's TestSettings from ours; also return what was set as a record-ready dict."""
+    min_query_count = max(settings.min_query_count, _EARLY_STOPPING_MIN_QUERIES.get(scenario, 1))
+    values: dict[str, Any] = {
+        "min_duration_ms": max(1, round(settings.min_duration_s * 1e3)),
+        "min_query_count": min_query_count,
+        "max_query_count": max(settings.max_query_count, min_query_count),
+    }
+    # LoadGen schedules from these (ns values are integers >= 1).
+    if scenario == "single-stream":
+        values["single_stream_expected_latency_ns"] = max(
+            1, int(calibrated_latency_s * 1e9 / _SCHEDULE_HEADROOM)
+        )
+    elif scenario == "multi-stream":
+        per_query = settings.multi_stream_samples_per_query
+        calls_per_query = math.ceil(per_query / batch_size)
+        values["multi_stream_samples_per_query"] = per_query
+        values["multi_stream_expected_latency_ns"] = max(
+            1, int(calls_per_query * calibrated_latency_s * 1e9 / _SCHEDULE_HEADROOM)
+        )
+    elif scenario == "server":
+        capacity_qps = batch_size / calibrated_latency_s
+        target_latency_s = settings.server_target_latency_s or _SERVER_LATENCY_FACTOR * calibrated_latency_s
+        values["server_target_qps"] = settings.server_load_frac * capacity_qps
+        values["server_target_latency_ns"] = max(1, int(target_latency_s * 1e9))
+    else:  # offline: samples per second
+        values["offline_expected_qps"] = _SCHEDULE_HEADROOM * batch_size / calibrated_latency_s
     ts = lg.TestSettings()
     ts.scenario = SCENARIOS[scenario]
     ts.mode = lg.TestMode.PerformanceOnly
-    min_query_count = max(settings.min_query_count, _EARLY_STOPPING_MIN_QUERIES.get(scenario, 1))
-    ts.min_duration_ms = max(1, round(settings.min_duration_s * 1e3))
-    ts.min_query_count = min_query_count
-    ts.max_query_count = max(settings.max_query_count, min_query_count)
-    record: dict[str, Any] = {
+    for name, value in values.items():
+        setattr(ts, name, value)
+    record = {
         "loadgen_scenario": str(ts.scenario).split(".")[-1],
         "loadgen_mode": "PerformanceOnly",
-        "min_duration_ms": ts.min_duration_ms,
-        "min_query_count": ts.min_query_count,
-        "max_query_count": ts.max_query_count,
+        **values,
         "batch_size": batch_size,
         "calibrated_latency_s": calibrated_latency_s,
         "schedule_headroom": _SCHEDULE_HEADROOM,
     }
-    # LoadGen schedules from these; ns values must be integers >= 1.
-    if scenario == "single-stream":
-        expected_ns = max(1, int(calibrated_latency_s * 1e9 / _SCHEDULE_HEADROOM))
-        ts.single_stream_expected_latency_ns = expected_ns
-        record["single_stream_expected_latency_ns"] = expected_ns
-        record["samples_per_query"] = 1
-    elif scenario == "multi-stream":
-        per_query = settings.multi_stream_samples_per_query
-        calls = math.ceil(per_query / batch_size)
-        expected_ns = max(1, int(calls * calibrated_latency_s * 1e9 / _SCHEDULE_HEADROOM))
-        ts.multi_stream_samples_per_query = per_query
-        ts.multi_stream_expected_latency_ns = expected_ns
-        record["multi_stream_samples_per_query"] = per_query
-        record["multi_stream_expected_latency_ns"] = expected_ns
-        record["samples_per_query"] = per_query
-    elif scenario == "server":
-        capacity_qps = batch_size / calibrated_latency_s
-        target_qps = settings.server_load_frac * capacity_qps
-        target_latency_s = settings.server_target_latency_s or (
-            _SERVER_LATENCY_FACTOR * calibrated_latency_s
-        )
-        ts.server_target_qps = target_qps
-        ts.server_target_latency_ns = max(1, int(target_latency_s * 1e9))
-        record["server_target_qps"] = target_qps
-        record["server_target_latency_ns"] = ts.server_target_latency_ns
+    if scenario == "server":
         record["server_load_frac"] = settings.server_load_frac
-        record["samples_per_query"] = 1
-    else:  # offline
-        expected_qps = _SCHEDULE_HEADROOM * batch_size / calibrated_latency_s
-        ts.offline_expected_qps = expected_qps
-        record["offline_expected_qps"] = expected_qps
+    if scenario != "offline":
+        record["samples_per_query"] = values.get("multi_stream_samples_per_query", 1)
     return ts, record
 
 
@@ -264,6 +248,10 @@ def _start_test(sut: _ChunkedSut, test_settings: Any, log_dir: Path) -> None:
 
 def _noop_load(_indices: list[int]) -> None:
     """QSL load/unload: the staged batch lives in the runner, nothing to load per sample."""
+
+
+def _noop() -> None:
+    """The query of ``loadgen_overhead_per_query_s``: nothing but the harness is timed."""
 
 
 def _ns_to_s(value: Any) -> float | None:
@@ -335,9 +323,7 @@ def _performance(
     if overhead_s is not None:
         figures["harness_overhead_per_query_s"] = overhead_s
     else:
-        reasons["harness_overhead_per_query_s"] = (
-            "not measured in this run; see loadgen_overhead_per_query_s"
-        )
+        reasons["harness_overhead_per_query_s"] = "not measured in this run; see loadgen_overhead_per_query_s"
     for name in PerformanceFigures.model_fields:
         if name != "null_reasons" and figures.get(name) is None and name not in reasons:
             reasons[name] = "LoadGen's detail log did not report it"
@@ -387,6 +373,10 @@ def run_loadgen(
 ) -> ScenarioOutcome:
     """Run one MLPerf LoadGen scenario on ``query`` and read LoadGen's results back.
 
+    ``query()`` runs on LoadGen's issue thread (server: on a worker thread of ours), not on the
+    caller's thread; backends with thread-bound state (a CUDA context made current on one
+    thread) must allow that.
+
     Args:
         scenario: "single-stream", "multi-stream", "server" or "offline".
         query: Runs one batch of ``batch_size`` samples synchronously.
@@ -414,23 +404,17 @@ def run_loadgen(
         raise UserInputError(f"calibrated_latency_s must be > 0, got {calibrated_latency_s}")
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
-    test_settings, settings_record = _test_settings(
-        scenario, batch_size, settings, calibrated_latency_s
-    )
-    n_warmup = _warm_up(query, settings)
+    test_settings, settings_record = _test_settings(scenario, batch_size, settings, calibrated_latency_s)
+    n_warmup = warm_up(query, settings)
     sut = _ChunkedSut(query, batch_size, threaded=scenario == "server")
     _start_test(sut, test_settings, log_dir)
 
     detail = parse_detail_log(log_dir / "mlperf_log_detail.txt")
     settings_record["loadgen_version"] = detail.values.get("loadgen_version")
     settings_record["query_fn_calls"] = sut.n_query_calls
+    samples_per_query = settings_record.get("samples_per_query")
     performance = _performance(
-        scenario,
-        detail,
-        sut,
-        settings_record.get("samples_per_query"),
-        n_warmup,
-        harness_overhead_per_query_s,
+        scenario, detail, sut, samples_per_query, n_warmup, harness_overhead_per_query_s
     )
     warnings: list[str] = []
     if scenario != "offline" and performance.n_queries is not None:
@@ -451,16 +435,10 @@ def loadgen_overhead_per_query_s(settings: MeasureSettings, log_dir: Path) -> fl
     and QuerySamplesComplete back into LoadGen) that every single-stream latency includes.
     Run it once per session, not per measurement.
     """
-    noop: Callable[[], None] = lambda: None  # noqa: E731 - the no-op is the point
     short = settings.model_copy(
-        update={
-            "min_duration_s": min(settings.min_duration_s, _OVERHEAD_RUN_S),
-            "warmup_s": 0.0,
-        }
+        update={"min_duration_s": min(settings.min_duration_s, _OVERHEAD_RUN_S), "warmup_s": 0.0}
     )
-    outcome = run_loadgen(
-        "single-stream", noop, 1, short, Path(log_dir), _OVERHEAD_EXPECTED_LATENCY_S
-    )
+    outcome = run_loadgen("single-stream", _noop, 1, short, Path(log_dir), _OVERHEAD_EXPECTED_LATENCY_S)
     assert outcome.performance is not None
     mean_s = outcome.performance.latency_mean_s
     if mean_s is None:

@@ -23,6 +23,7 @@ from triggerbench.errors import UserInputError
 from triggerbench.measure.outcome import QueryFn, ScenarioOutcome
 from triggerbench.measure.settings import MeasureSettings
 from triggerbench.measure.stats import LatencyStats, stability_problems
+from triggerbench.measure.tight_loop import warm_up
 from triggerbench.schema import PerformanceFigures, RateTrial, TriggerFigures, Validity
 
 #: Once the stream has ended, drain for at most this many stream durations; events still
@@ -31,6 +32,14 @@ from triggerbench.schema import PerformanceFigures, RateTrial, TriggerFigures, V
 MAX_DRAIN_FACTOR = 4.0
 #: A miss fraction below ``limit`` needs about this many / limit events to be told from zero.
 RESOLVE_EVENTS = 10
+#: While idle, sleep until this long before the next arrival, then spin. Sleep alone is too
+#: coarse (it wakes ~50-100 us late), hence the spin for the last stretch; a pure spin, though,
+#: looks CPU-hungry to the Linux scheduler, which on a busy box then preempts it for
+#: milliseconds (measured on a shared 2-core box at 1 kHz, 100 us model, 1 ms deadline:
+#: 15-40 % misses spinning, ~1 % with this). At trigger rates (gaps of ~10 us) it only spins.
+SPIN_BEFORE_ARRIVAL_NS = 200_000
+#: Sleep only for gaps at least this much longer than the spin (a shorter sleep is not worth it).
+_MIN_SLEEP_NS = 100_000
 #: Bracketing step of the sustained-rate search (rates are multiplied or divided by it).
 BRACKET_FACTOR = 2.0
 
@@ -74,8 +83,9 @@ class StreamResult:
 
     @property
     def throughput_events_per_s(self) -> float:
-        """Events completed per second of span."""
-        return self.n_events / self.span_s if self.span_s > 0 else 0.0
+        """Events run to completion (unserved ones excluded) per second of span."""
+        served = self.n_events - self.n_events_unserved
+        return served / self.span_s if self.span_s > 0 else 0.0
 
 
 def stream(
@@ -87,6 +97,7 @@ def stream(
     *,
     max_drain_s: float | None = None,
     clock: Callable[[], int] = time.perf_counter_ns,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> StreamResult:
     """Feed events at ``event_rate_hz`` for ``stream_duration_s`` into ``query`` and time each.
 
@@ -105,6 +116,7 @@ def stream(
         deadline_s: Latency budget of each event.
         max_drain_s: How long to drain before unserved certain misses are given up.
         clock: Monotonic clock in nanoseconds (tests pass a virtual one).
+        sleep: Sleeps for given seconds (tests pass one that moves the virtual clock).
 
     Returns:
         Per-event latencies, miss fraction, queue depth and server busy time.
@@ -116,7 +128,8 @@ def stream(
     period_ns = 1e9 / event_rate_hz
     rate_per_ns = event_rate_hz * 1e-9
     # Events i = 0 .. n_total-1 arrive strictly before the end of the stream.
-    n_total = max(1, math.ceil(stream_duration_s * event_rate_hz))
+    # (less a hair, so float noise in 0.3 * 1000 cannot add an event at the very end)
+    n_total = max(1, math.ceil(stream_duration_s * event_rate_hz - 1e-9))
     last_arrival_off_ns = (n_total - 1) * period_ns
     drain_deadline_off_ns = stream_duration_s * 1e9 + max_drain_s * 1e9
     deadline_ns = deadline_s * 1e9
@@ -137,17 +150,16 @@ def stream(
         # floor((now - t0) * rate) + 1 events have arrived by now.
         arrived = min(n_total, int((now - t0) * rate_per_ns) + 1)
         if arrived <= started:
-            # Nothing waiting: spin until the next arrival (sleep's ~50 us+ granularity would
-            # add its own latency to the event).
+            # Nothing waiting: wait for the next arrival, spinning its last stretch (see
+            # SPIN_BEFORE_ARRIVAL_NS).
             target = t0 + math.ceil(started * period_ns)
+            if target - now > SPIN_BEFORE_ARRIVAL_NS + _MIN_SLEEP_NS:
+                sleep((target - now - SPIN_BEFORE_ARRIVAL_NS) * 1e-9)
             while clock() < target:
                 pass
             idle_ns += clock() - now
             continue
-        if (
-            now - t0 > drain_deadline_off_ns
-            and now - t0 - last_arrival_off_ns > deadline_ns
-        ):
+        if now - t0 > drain_deadline_off_ns and now - t0 - last_arrival_off_ns > deadline_ns:
             unserved_at_ns = now
             break
         depth = arrived - started
@@ -222,9 +234,7 @@ def search_sustained_rate(
     failed: float | None = None  # lowest rate that did not
     rate = capacity_hz
     for _ in range(settings.rate_search_trials):
-        result = stream(
-            query, batch_size, rate, settings.rate_search_trial_s, settings.deadline_s
-        )
+        result = stream(query, batch_size, rate, settings.rate_search_trial_s, settings.deadline_s)
         trials.append(
             RateTrial(
                 event_rate_hz=rate,
@@ -258,23 +268,11 @@ def search_sustained_rate(
     return RateSearch(trials=trials, max_sustained_rate_hz=passed, notes=notes)
 
 
-def _warm_up(query: QueryFn, settings: MeasureSettings) -> int:
-    """Run ``query`` untimed for ``warmup_s`` and at least ``warmup_queries`` times."""
-    n = 0
-    end_ns = time.perf_counter_ns() + int(settings.warmup_s * 1e9)
-    while n < settings.warmup_queries or time.perf_counter_ns() < end_ns:
-        query()
-        n += 1
-    return n
-
-
 def _performance(main: StreamResult, n_warmup: int) -> PerformanceFigures:
     """Per-event figures of the main stream (a query here is one ``query()`` call)."""
     lat = LatencyStats.from_ns(main.latencies_ns)
     reasons = {
-        "repeat_throughput_rel_stdev": (
-            "one stream at a fixed rate: throughput is set by the arrival rate"
-        )
+        "repeat_throughput_rel_stdev": ("one stream at a fixed rate: throughput is set by the arrival rate")
     }
     queries_per_s = main.n_query_calls / main.span_s if main.n_query_calls else None
     if queries_per_s is None:
@@ -290,7 +288,7 @@ def _performance(main: StreamResult, n_warmup: int) -> PerformanceFigures:
         latency_mean_s=lat.mean_s,
         latency_stdev_s=lat.stdev_s,
         n_queries=main.n_query_calls,
-        n_samples=main.n_events,
+        n_samples=main.n_events - main.n_events_unserved,
         n_warmup=n_warmup,
         duration_s=main.span_s,
         harness_overhead_per_query_s=main.harness_overhead_per_query_s,
@@ -309,10 +307,8 @@ def run_trigger(query: QueryFn, batch_size: int, settings: MeasureSettings) -> S
     Returns:
         The outcome with harness "trigger-stream", trigger figures and per-event performance.
     """
-    n_warmup = _warm_up(query, settings)
-    main = stream(
-        query, batch_size, settings.event_rate_hz, settings.stream_duration_s, settings.deadline_s
-    )
+    n_warmup = warm_up(query, settings)
+    main = stream(query, batch_size, settings.event_rate_hz, settings.stream_duration_s, settings.deadline_s)
     warnings = stability_problems(main.n_events, None)
     if main.n_events_unserved:
         warnings.append(

@@ -1,0 +1,149 @@
+"""ONNX Runtime runner: the ONNX export on the CPU execution provider, through an IOBinding."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from triggerbench.errors import RunnerError, RunnerUnavailableError
+from triggerbench.models.artifact import ModelArtifact
+from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions
+
+SUPPORTED_PRECISIONS = ("f32",)
+PROVIDERS = ("CPUExecutionProvider",)
+
+
+def _one_line(exc: BaseException) -> str:
+    """Return ``Type: first line`` of a vendor exception."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
+class _Staged(NamedTuple):
+    """A bound batch; the arrays are kept here because the binding holds raw pointers to them."""
+
+    binding: Any
+    inputs: np.ndarray
+    outputs: np.ndarray
+
+
+class OnnxRuntimeRunner(Runner):
+    """Runs the ONNX export with ONNX Runtime's CPU provider, all graph optimisations on.
+
+    Each staged batch is an IOBinding: the input bound as an ``OrtValue`` and the output bound
+    to a preallocated array, so ``infer`` is one ``run_with_iobinding`` call that neither
+    builds a feed dict nor allocates outputs. Measured on the stand-in CNN (2-vCPU host),
+    that is ~3 us/call faster than ``session.run(None, {name: x})`` at batch 1 and no slower
+    at batch 256. ``RunOptions`` are not passed: with any ``RunOptions`` the Python wrapper
+    looks up a graph-capture key that is usually unset, and raising and catching that
+    lookup's error added ~40 us per call (onnxruntime 1.32).
+    """
+
+    name = "onnxruntime"
+    formats = ("onnx",)
+
+    def __init__(self) -> None:
+        self._session: Any = None
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        """Return whether onnxruntime imports and offers the CPU execution provider."""
+        try:
+            import onnxruntime as ort
+        except Exception as exc:  # a broken install can raise more than ImportError
+            return False, f"cannot import onnxruntime: {_one_line(exc)}"
+        if PROVIDERS[0] not in ort.get_available_providers():
+            return False, f"onnxruntime {ort.__version__} lacks {PROVIDERS[0]}"
+        return True, f"onnxruntime {ort.__version__} with {PROVIDERS[0]}"
+
+    def prepare(self, artifact: ModelArtifact, options: RunnerOptions) -> None:
+        """Create the session and run one dummy batch so arenas are allocated before timing."""
+        if options.precision not in SUPPORTED_PRECISIONS:
+            raise RunnerError("onnxruntime runner supports precision f32 only")
+        ok, reason = self.available()
+        if not ok:
+            raise RunnerUnavailableError(reason)
+        import onnxruntime as ort
+
+        self._ort = ort
+        self._intra_op_threads = options.threads or 0  # 0: ONNX Runtime picks the pool size
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.intra_op_num_threads = self._intra_op_threads
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        path = artifact.path("onnx")
+        try:
+            session = ort.InferenceSession(str(path), so, providers=list(PROVIDERS))
+        except Exception as exc:
+            raise RunnerError(f"cannot load {path.name}: {_one_line(exc)}") from exc
+        ins, outs = session.get_inputs(), session.get_outputs()
+        if len(ins) != 1 or len(outs) != 1:
+            raise RunnerError("onnxruntime runner supports single-input, single-output models")
+        if ins[0].type != "tensor(float)" or outs[0].type != "tensor(float)":
+            types = f"{ins[0].type} -> {outs[0].type}"
+            raise RunnerError(f"onnxruntime runner needs float32 I/O, got {types}")
+        self._session = session
+        self._input_name, self._output_name = ins[0].name, outs[0].name
+        self._input_shape = tuple(artifact.input_shape)
+        self._output_shape = tuple(artifact.output_shape)
+        self.infer(self.stage(np.zeros((options.batch_size, *self._input_shape), np.float32)))
+
+    def stage(self, inputs: np.ndarray) -> _Staged:
+        """Copy the batch, bind it as the input and bind a preallocated array as the output."""
+        if self._session is None:
+            raise RunnerError("onnxruntime runner: call prepare() before stage()")
+        ort = self._ort
+        # An owned copy: the OrtValue aliases this memory, so later changes to ``inputs``
+        # must not reach a staged batch.
+        x = np.array(inputs, dtype=np.float32, order="C", copy=True)
+        if tuple(x.shape[1:]) != self._input_shape:
+            raise RunnerError(
+                f"onnxruntime runner: batch shape {x.shape} does not match the "
+                f"model input (batch, {', '.join(map(str, self._input_shape))})"
+            )
+        out = np.empty((x.shape[0], *self._output_shape), np.float32)
+        try:
+            binding = self._session.io_binding()
+            binding.bind_ortvalue_input(self._input_name, ort.OrtValue.ortvalue_from_numpy(x))
+            binding.bind_output(self._output_name, "cpu", 0, np.float32, list(out.shape), out.ctypes.data)
+        except Exception as exc:
+            raise RunnerError(f"onnxruntime runner: cannot bind: {_one_line(exc)}") from exc
+        return _Staged(binding, x, out)
+
+    def infer(self, staged: _Staged) -> np.ndarray:
+        """Run the bound batch; ONNX Runtime writes the outputs straight into the staged array."""
+        try:
+            self._session.run_with_iobinding(staged.binding)
+        except Exception as exc:
+            raise RunnerError(f"onnxruntime runner: inference failed: {_one_line(exc)}") from exc
+        return staged.outputs
+
+    def describe(self) -> RunnerDescription:
+        """Describe the session: version, providers, optimisation level and thread pool."""
+        if self._session is None:
+            raise RunnerError("onnxruntime runner: call prepare() before describe()")
+        settings: dict[str, Any] = {
+            "providers": ",".join(self._session.get_providers()),  # records hold scalars only
+            "graph_optimization_level": "ORT_ENABLE_ALL",
+            "execution_mode": "sequential",
+            "intra_op_num_threads": self._intra_op_threads,
+            "call": "run_with_iobinding",
+        }
+        if not self._intra_op_threads and hasattr(os, "sched_getaffinity"):
+            # ONNX Runtime sizes its default pool from the CPUs it may use; this is that
+            # count, not a number ONNX Runtime reports.
+            settings["intra_op_default_cpus_in_affinity"] = len(os.sched_getaffinity(0))
+        return RunnerDescription(
+            backend="onnxruntime",
+            backend_version=self._ort.__version__,
+            device="CPU",
+            precision="f32",
+            threads=self._intra_op_threads or None,
+            settings=settings,
+        )
+
+    def close(self) -> None:
+        """Drop the session (its buffers are freed with it)."""
+        self._session = None

@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+
+from triggerbench.errors import RunnerError
+from triggerbench.models.artifact import ModelArtifact
+from triggerbench.runners.base import RunnerOptions
+from triggerbench.runners.openvino import OpenVinoRunner
+
+pytest.importorskip("openvino")
+
+
+def prepared(artifact, **kw) -> OpenVinoRunner:
+    runner = OpenVinoRunner()
+    runner.prepare(artifact, RunnerOptions(**kw))
+    return runner
+
+
+def test_available_here():
+    ok, reason = OpenVinoRunner.available()
+    assert ok, reason
+    assert "CPU" in reason
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+def test_outputs_match_keras(standin_artifact, keras_reference, batches, batch):
+    x = batches(batch, 21)
+    with prepared(standin_artifact, batch_size=batch) as runner:
+        out = runner.infer(runner.stage(x))
+    assert out.shape == (batch, *standin_artifact.output_shape) and out.dtype == np.float32
+    np.testing.assert_allclose(out, keras_reference(x), rtol=1e-5, atol=1e-5)
+
+
+def test_repeated_infer_is_identical(standin_artifact, batches):
+    with prepared(standin_artifact, batch_size=7) as runner:
+        staged = runner.stage(batches(7, 22))
+        first = runner.infer(staged).copy()
+        for _ in range(3):
+            np.testing.assert_array_equal(runner.infer(staged), first)
+
+
+def test_restaging_sets_the_new_batch(standin_artifact, keras_reference, batches):
+    xa, xb = batches(7, 23), batches(7, 24)
+    with prepared(standin_artifact, batch_size=7) as runner:
+        staged_a = runner.stage(xa)
+        out_a = runner.infer(staged_a).copy()
+        staged_b = runner.stage(xb)
+        xb[:] = 0  # the staged batch is a copy: changing the caller's array must not reach it
+        out_b = runner.infer(staged_b).copy()
+        again_a = runner.infer(staged_a).copy()
+    assert not np.allclose(out_a, out_b)
+    np.testing.assert_allclose(out_b, keras_reference(batches(7, 24)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(again_a, out_a)
+
+
+def test_describe_reads_back_f32_and_threads(standin_artifact, as_record):
+    # Without an explicit precision hint, bf16-capable CPUs run bf16: f32 must be read back.
+    with prepared(standin_artifact, threads=1) as runner:
+        d = runner.describe()
+    assert (d.backend, d.device, d.precision, d.threads) == ("openvino", "CPU", "f32", 1)
+    s = d.settings
+    assert s["inference_num_threads"] == 1 and s["performance_hint"] == "LATENCY"
+    assert s["precision_requested"] == "f32" and isinstance(s["num_streams"], int)
+    assert s["device_name"] and d.backend_version and s["batch_shape"] == "1x9x16x1"
+    as_record(d)
+
+
+def test_bf16_is_allowed_and_read_back(standin_artifact, keras_reference, batches, as_record):
+    x = batches(7, 25)
+    with prepared(standin_artifact, batch_size=7, precision="bf16") as runner:
+        out = runner.infer(runner.stage(x)).copy()
+        d = runner.describe()
+    # A CPU without bf16 falls back to f32; the record says what actually ran.
+    assert d.precision in ("bf16", "f32") and d.settings["precision_requested"] == "bf16"
+    as_record(d)
+    np.testing.assert_allclose(out, keras_reference(x), atol=0.1)
+
+
+def test_performance_hint_comes_from_extra(standin_artifact):
+    with prepared(standin_artifact, extra={"performance_hint": "THROUGHPUT"}) as runner:
+        assert runner.describe().settings["performance_hint"] == "THROUGHPUT"
+
+
+@pytest.mark.parametrize("precision", ["int8", "f64"])
+def test_unsupported_precision_raises(standin_artifact, precision):
+    with pytest.raises(RunnerError, match="supports precision f32, bf16, f16 only"):
+        prepared(standin_artifact, precision=precision)
+
+
+def test_batch_other_than_compiled_raises(standin_artifact, batches):
+    with prepared(standin_artifact, batch_size=7) as runner:
+        with pytest.raises(RunnerError, match="compiled for batch shape"):
+            runner.stage(batches(1, 26))
+
+
+def test_vendor_errors_become_runner_errors(standin_artifact, tmp_path):
+    with pytest.raises(RunnerError, match="PERFORMANCE_HINT") as info:
+        prepared(standin_artifact, extra={"performance_hint": "FASTEST"})
+    assert info.value.__cause__ is not None and "\n" not in str(info.value)
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not an onnx model")
+    artifact = ModelArtifact(
+        name="bad",
+        source_format="onnx",
+        paths={"onnx": bad},
+        input_shape=(9, 16, 1),
+        output_shape=(2,),
+        parameter_count=None,
+    )
+    with pytest.raises(RunnerError, match="cannot compile bad.onnx"):
+        prepared(artifact)
