@@ -22,7 +22,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("workload", list(WORKLOADS))
     if "runner_name" in metafunc.fixturenames:
         metafunc.parametrize("runner_name", [n for n in registry.names() if n != "null"])
-    if "batch_size" in metafunc.fixturenames:
+    already = {
+        name for mark in metafunc.definition.iter_markers("parametrize") for name in mark.args[0].split(",")
+    }
+    if "batch_size" in metafunc.fixturenames and "batch_size" not in already:
         quick = _quick(metafunc.config)
         metafunc.parametrize("batch_size", QUICK_BATCHES if quick else FULL_BATCHES)
 

@@ -54,5 +54,9 @@ def test_scenario(benchmark, triggerbench, workload, available_runner, scenario)
     _check(record)
     if scenario == "trigger":
         assert record.trigger is not None and record.trigger.n_events > 0
+    elif scenario == "server":
+        # INVALID is a finding here (the latency bound was not met at the offered load), so
+        # only require that LoadGen gave a verdict and, if INVALID, said why.
+        assert record.validity.verdict == "VALID" or record.validity.reasons
     else:
         assert record.validity.verdict == "VALID", record.validity.reasons

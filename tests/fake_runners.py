@@ -66,3 +66,12 @@ class UnavailableRunner(NullRunner):
     @classmethod
     def available(cls) -> tuple[bool, str]:
         return False, "no FooAccelerator found (/dev/foo0 missing)"
+
+
+class BadDescriptionRunner(NullRunner):
+    """Describes itself with a value the record refuses (a list in settings)."""
+
+    name = "bad-description"
+
+    def describe(self) -> RunnerDescription:
+        return RunnerDescription("bad", "0", "cpu", "f32", 1, settings={"providers": ["A", "B"]})

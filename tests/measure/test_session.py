@@ -68,3 +68,9 @@ def test_isolated_ok_run_round_trips_the_record(standin_ctx, job, tmp_path):
     ctx_dir = standin_ctx.save(tmp_path / "ctx")
     record = run_isolated(standin_ctx, ctx_dir, job("null"))
     assert record.status == "ok" and record.runner.name == "null"
+
+
+def test_record_the_schema_refuses_becomes_a_failed_record(standin_ctx, job):
+    record = measure_one(standin_ctx, job("fake_runners:BadDescriptionRunner"))
+    assert record.status == "failed" and record.error.type == "ValidationError"
+    assert "RunnerInfo" in record.error.message and "settings.providers" in record.error.message

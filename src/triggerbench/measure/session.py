@@ -150,6 +150,16 @@ def measure_one(ctx: Context, job: Job, log_dir: Path | None = None) -> Benchmar
         return unmeasured_record(
             ctx, job, Status.SKIPPED, ErrorInfo(type="FormatUnsupported", message=message), cls.formats
         )
+    try:
+        return _measure(ctx, job, cls, env, log_dir)
+    except Exception as exc:  # a backend error or a figure the record refuses: failure is data
+        error = ErrorInfo(
+            type=type(exc).__name__, message=str(exc) or repr(exc), stderr=traceback.format_exc(limit=8)
+        )
+        return unmeasured_record(ctx, job, Status.FAILED, error, cls.formats)
+
+
+def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> BenchmarkRecord:
     runner = cls()
     try:
         options = RunnerOptions(batch_size=job.batch_size, threads=job.threads, precision=job.precision)
@@ -169,24 +179,14 @@ def measure_one(ctx: Context, job: Job, log_dir: Path | None = None) -> Benchmar
             meter.start()
         outcome = _run_scenario(query, ctx, job, log_dir)
         window = meter.stop() if meter is not None else None
-        n_samples = outcome.performance.n_samples if outcome.performance else None
-        power = _power_figures(meter, meter_reason, window, n_samples)
         description = runner.describe()
-    except Exception as exc:
-        return unmeasured_record(
-            ctx,
-            job,
-            Status.FAILED,
-            ErrorInfo(
-                type=type(exc).__name__, message=str(exc) or repr(exc), stderr=traceback.format_exc(limit=8)
-            ),
-            cls.formats,
-        )
     finally:
         runner.close()
-    problems = environment.load_problems(env) + list(outcome.warnings) + (power_problems(power))
+    n_samples = outcome.performance.n_samples if outcome.performance else None
+    power = _power_figures(meter, meter_reason, window, n_samples)
+    problems = environment.load_problems(env) + list(outcome.warnings) + power_problems(power)
     for problem in problems:
-        warnings.warn(f"{job.runner}/{job.scenario}: {problem}", TriggerbenchUnstableWarning, stacklevel=2)
+        warnings.warn(f"{job.runner}/{job.scenario}: {problem}", TriggerbenchUnstableWarning, stacklevel=3)
     return BenchmarkRecord(
         status=Status.OK,
         workload=workload_info(ctx, cls.formats),

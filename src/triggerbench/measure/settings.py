@@ -21,10 +21,10 @@ class MeasureSettings(BaseModel):
     # LoadGen scenarios
     multi_stream_samples_per_query: int = Field(8, ge=1)
     server_target_latency_s: float | None = Field(
-        None, gt=0, description="Server latency bound; default: 10x the calibrated latency."
+        None, gt=0, description="Server latency bound; default: 10x the calibrated latency, >= 1 ms."
     )
     server_load_frac: float = Field(
-        0.5, gt=0, le=1, description="Server target QPS as a fraction of calibrated capacity."
+        0.3, gt=0, le=1, description="Server target QPS as a fraction of calibrated capacity."
     )
     # trigger scenario
     event_rate_hz: float = Field(100_000.0, gt=0, description="Event arrival rate.")
