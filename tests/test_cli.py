@@ -69,6 +69,11 @@ def bad(tmp_path_factory):
         (["--workload", "standin-cnn", "--runner", "null", "--out", "{d}/afile/out"], "not writable"),
         (["--workload", "standin-cnn", "--runner", "null", "--scenario", "burst"], "unknown scenario"),
         (["--workload", "standin-cnn", "--runner", "null", "--batch", "0"], "--batch must be >= 1"),
+        (["--workload", "standin-cnn", "--runner", "null", "--set", "deadline=1"], "KEY one of: warmup_s"),
+        (
+            ["--workload", "standin-cnn", "--runner", "null", "--set", "deadline_s=-1"],
+            "--set deadline_s: Input should be greater than 0",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(bad, tmp_path, args, message):

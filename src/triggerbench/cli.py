@@ -58,6 +58,24 @@ def _resolve_runners(names: list[str]) -> list[str]:
     return names
 
 
+def _override(settings, assignments: list[str]):
+    """Apply ``--set KEY=VALUE`` to measurement settings, validated like a plan file."""
+    from pydantic import ValidationError
+
+    values = settings.model_dump()
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep or key not in values:
+            known = ", ".join(values)
+            raise UserInputError(f"--set {item!r}: use KEY=VALUE with KEY one of: {known}")
+        values[key] = value
+    try:
+        return type(settings).model_validate(values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise UserInputError(f"--set {err['loc'][0]}: {err['msg']}") from None
+
+
 def _resolve_ints(values: list[str], what: str) -> list[int]:
     try:
         ints = [int(v) for v in values]
@@ -90,6 +108,10 @@ def run(
     threads: Annotated[int | None, typer.Option(help="Backend intra-op threads.")] = None,
     precision: Annotated[str | None, typer.Option(help="Inference precision (f32 default).")] = None,
     quick: Annotated[bool, typer.Option(help="Short measurement windows (smoke runs).")] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Measurement setting KEY=VALUE, e.g. deadline_s=1e-5 (repeatable)."),
+    ] = None,
     isolate: Annotated[bool, typer.Option(help="Each runner in its own process.")] = True,
 ) -> None:
     """Measure models on runners; write one JSON record per measurement."""
@@ -100,7 +122,7 @@ def run(
     from triggerbench.results.store import ensure_writable
 
     p = load_plan(plan) if plan else Plan()
-    settings = MeasureSettings.quick() if quick else p.measure
+    settings = _override(MeasureSettings.quick() if quick else p.measure, set_ or [])
     workloads = _split(workload) or ([p.run.workload] if p.run.workload else [])
     if workloads == ["all"]:
         workloads = list(WORKLOADS)

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -74,3 +76,14 @@ def test_record_the_schema_refuses_becomes_a_failed_record(standin_ctx, job):
     record = measure_one(standin_ctx, job("fake_runners:BadDescriptionRunner"))
     assert record.status == "failed" and record.error.type == "ValidationError"
     assert "RunnerInfo" in record.error.message and "settings.providers" in record.error.message
+
+
+def test_loadgen_logs_are_kept_per_measurement(standin_ctx, job):
+    first = measure_one(standin_ctx, job("null", scenario="offline", batch_size=8))
+    second = measure_one(standin_ctx, job("null", scenario="offline", batch_size=8))
+    assert first.validity.verdict == "VALID", first.validity.reasons
+    dirs = {first.validity.loadgen_log_dir, second.validity.loadgen_log_dir}
+    assert len(dirs) == 2 and first.run_id in first.validity.loadgen_log_dir
+    for d in dirs:
+        assert (Path(d) / "mlperf_log_summary.txt").exists()
+        assert (Path(d) / "mlperf_log_detail.txt").exists()

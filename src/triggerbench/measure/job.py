@@ -7,12 +7,13 @@ measure in a child process that reloads the context from its saved form, without
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from triggerbench.errors import UserInputError
 from triggerbench.measure.settings import MeasureSettings
@@ -32,6 +33,7 @@ class Job(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    run_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     runner: str
     scenario: Scenario = "single-stream"
     harness: Harness = "auto"

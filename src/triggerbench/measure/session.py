@@ -56,6 +56,7 @@ def unmeasured_record(
 ) -> BenchmarkRecord:
     """A skipped or failed record: identity and the reason, no figures."""
     return BenchmarkRecord(
+        run_id=job.run_id,
         status=status,
         error=error,
         workload=workload_info(ctx, formats),
@@ -130,7 +131,8 @@ def _power_figures(meter, meter_reason: str, window, n_samples: int | None) -> P
 def measure_one(ctx: Context, job: Job, log_dir: Path | None = None) -> BenchmarkRecord:
     """Prepare, check accuracy, measure, and build the record; exceptions become failed records."""
     env = environment.capture()
-    log_dir = log_dir or (job.out_dir / "loadgen")
+    # One folder per measurement, so LoadGen's logs stay beside the record they belong to.
+    log_dir = log_dir or (job.out_dir / "loadgen" / job.run_id)
     try:
         cls = registry.get(job.runner)
     except Exception as exc:
@@ -188,6 +190,7 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
     for problem in problems:
         warnings.warn(f"{job.runner}/{job.scenario}: {problem}", TriggerbenchUnstableWarning, stacklevel=3)
     return BenchmarkRecord(
+        run_id=job.run_id,
         status=Status.OK,
         workload=workload_info(ctx, cls.formats),
         runner=RunnerInfo(
