@@ -87,3 +87,9 @@ def test_loadgen_logs_are_kept_per_measurement(standin_ctx, job):
     for d in dirs:
         assert (Path(d) / "mlperf_log_summary.txt").exists()
         assert (Path(d) / "mlperf_log_detail.txt").exists()
+
+
+def test_trigger_warns_when_backend_threads_fill_every_core(standin_ctx, job):
+    record = measure_one(standin_ctx, job("null", scenario="trigger"))
+    assert record.status == "ok" and record.trigger.n_events > 0
+    assert any("competes with the backend's pool" in w for w in record.warnings)
