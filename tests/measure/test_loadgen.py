@@ -2,6 +2,7 @@ import math
 import time
 
 import pytest
+from fake_queries import busy
 
 from triggerbench.errors import UserInputError
 from triggerbench.measure.loadgen import loadgen_overhead_per_query_s, parse_detail_log, run_loadgen
@@ -20,15 +21,6 @@ SETTINGS = MeasureSettings(
     server_target_latency_s=0.05,
     server_load_frac=0.3,
 )
-
-
-def busy(us: float):
-    def query():
-        end = time.perf_counter_ns() + int(us * 1000)
-        while time.perf_counter_ns() < end:
-            pass
-
-    return query
 
 
 def calibrate(query, duration_s: float = 0.05) -> float:
@@ -74,6 +66,15 @@ def test_single_stream_is_valid_with_sane_latency(tmp_path, query_and_latency):
     assert perf.latency_stdev_s is None and "latency_stdev_s" in perf.null_reasons
     assert outcome.settings["single_stream_expected_latency_ns"] < latency_s * 1e9
     assert any("p99.9" in w for w in outcome.warnings)  # a few thousand queries only
+
+
+def test_single_stream_query_is_one_batch_as_in_the_tight_loop(tmp_path, query_and_latency):
+    query, latency_s = query_and_latency
+    outcome = run_loadgen("single-stream", query, 4, SETTINGS, tmp_path / "ss4", latency_s)
+    perf = outcome.performance
+    assert outcome.validity.verdict == "VALID", outcome.validity.reasons
+    assert perf.n_samples == 4 * perf.n_queries == 4 * outcome.settings["query_fn_calls"]
+    assert perf.throughput_samples_per_s == pytest.approx(4 * perf.throughput_queries_per_s)
 
 
 def test_multi_stream_counts_samples_per_query(tmp_path, query_and_latency):

@@ -1,20 +1,10 @@
-import time
-
 import numpy as np
 import pytest
+from fake_queries import busy
 
 from triggerbench.measure.settings import MeasureSettings
 from triggerbench.measure.stats import LatencyStats, min_samples_for, stability_problems
 from triggerbench.measure.tight_loop import harness_overhead_per_query_s, run_tight_loop, time_queries
-
-
-def busy(us: float):
-    def query():
-        end = time.perf_counter_ns() + int(us * 1000)
-        while time.perf_counter_ns() < end:
-            pass
-
-    return query
 
 
 def test_time_queries_meets_both_minimums():

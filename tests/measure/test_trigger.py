@@ -1,7 +1,6 @@
-import time
-
 import numpy as np
 import pytest
+from fake_queries import busy
 
 import triggerbench.measure.trigger as trigger_mod
 from triggerbench.measure.settings import MeasureSettings
@@ -15,15 +14,6 @@ from triggerbench.schema import (
 )
 
 SERVICE_US = 100
-
-
-def busy(us: float):
-    def query():
-        end = time.perf_counter_ns() + int(us * 1000)
-        while time.perf_counter_ns() < end:
-            pass
-
-    return query
 
 
 class VirtualClock:

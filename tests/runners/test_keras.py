@@ -21,45 +21,14 @@ def prepared(artifact, **kw) -> KerasRunner:
     return runner
 
 
-def test_available_here():
-    ok, reason = KerasRunner.available()
-    assert ok, reason
-    assert "tensorflow" in reason
-
-
-@pytest.mark.parametrize("batch", [1, 7])
-def test_outputs_match_keras(standin_artifact, keras_reference, batches, batch):
-    x = batches(batch, 31)
-    with prepared(standin_artifact, batch_size=batch) as runner:
-        out = runner.infer(runner.stage(x))
-    assert out.shape == (batch, *standin_artifact.output_shape) and out.dtype == np.float32
-    np.testing.assert_allclose(out, keras_reference(x), rtol=1e-5, atol=1e-5)
-
-
-def test_repeated_infer_is_identical(standin_artifact, batches):
-    with prepared(standin_artifact, batch_size=7) as runner:
-        staged = runner.stage(batches(7, 32))
-        first = runner.infer(staged).copy()
-        for _ in range(3):
-            np.testing.assert_array_equal(runner.infer(staged), first)
-
-
-def test_restaging_uses_the_new_batch(standin_artifact, keras_reference, batches):
-    xa, xb = batches(7, 33), batches(7, 34)
+def test_other_batch_size_compiles_at_stage_without_xla(standin_artifact, keras_reference, batches):
     with prepared(standin_artifact, batch_size=7, extra={"jit_compile": False}) as runner:
-        staged_a = runner.stage(xa)
-        out_a = runner.infer(staged_a).copy()
-        staged_b = runner.stage(xb)
-        xb[:] = 0  # the staged batch is a copy: changing the caller's array must not reach it
-        out_b = runner.infer(staged_b).copy()
-        again_a = runner.infer(staged_a).copy()
-        # Another batch size is compiled while staging, not on the first infer.
+        out_7 = runner.infer(runner.stage(batches(7, 33))).copy()
         x3 = batches(3, 35)
-        out_3 = runner.infer(runner.stage(x3)).copy()
+        staged_3 = runner.stage(x3)  # another batch size is compiled here, not on the first infer
+        out_3 = runner.infer(staged_3).copy()
         assert runner.describe().settings["jit_compile"] is False
-    assert not np.allclose(out_a, out_b)
-    np.testing.assert_allclose(out_b, keras_reference(batches(7, 34)), rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(again_a, out_a)
+    np.testing.assert_allclose(out_7, keras_reference(batches(7, 33)), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(out_3, keras_reference(x3), rtol=1e-5, atol=1e-5)
 
 
@@ -113,11 +82,6 @@ def test_threads_in_a_fresh_process_are_applied(standin_artifact):
 def test_unsupported_precision_raises(standin_artifact, precision):
     with pytest.raises(RunnerError, match="keras runner supports precision f32 only"):
         prepared(standin_artifact, precision=precision)
-
-
-def test_wrong_input_shape_raises(standin_artifact):
-    with prepared(standin_artifact) as runner, pytest.raises(RunnerError, match="batch shape"):
-        runner.stage(np.zeros((1, 16, 9, 1), np.float32))
 
 
 def test_vendor_errors_become_runner_errors(standin_artifact, tmp_path):

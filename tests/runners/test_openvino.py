@@ -15,43 +15,6 @@ def prepared(artifact, **kw) -> OpenVinoRunner:
     return runner
 
 
-def test_available_here():
-    ok, reason = OpenVinoRunner.available()
-    assert ok, reason
-    assert "CPU" in reason
-
-
-@pytest.mark.parametrize("batch", [1, 7])
-def test_outputs_match_keras(standin_artifact, keras_reference, batches, batch):
-    x = batches(batch, 21)
-    with prepared(standin_artifact, batch_size=batch) as runner:
-        out = runner.infer(runner.stage(x))
-    assert out.shape == (batch, *standin_artifact.output_shape) and out.dtype == np.float32
-    np.testing.assert_allclose(out, keras_reference(x), rtol=1e-5, atol=1e-5)
-
-
-def test_repeated_infer_is_identical(standin_artifact, batches):
-    with prepared(standin_artifact, batch_size=7) as runner:
-        staged = runner.stage(batches(7, 22))
-        first = runner.infer(staged).copy()
-        for _ in range(3):
-            np.testing.assert_array_equal(runner.infer(staged), first)
-
-
-def test_restaging_sets_the_new_batch(standin_artifact, keras_reference, batches):
-    xa, xb = batches(7, 23), batches(7, 24)
-    with prepared(standin_artifact, batch_size=7) as runner:
-        staged_a = runner.stage(xa)
-        out_a = runner.infer(staged_a).copy()
-        staged_b = runner.stage(xb)
-        xb[:] = 0  # the staged batch is a copy: changing the caller's array must not reach it
-        out_b = runner.infer(staged_b).copy()
-        again_a = runner.infer(staged_a).copy()
-    assert not np.allclose(out_a, out_b)
-    np.testing.assert_allclose(out_b, keras_reference(batches(7, 24)), rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(again_a, out_a)
-
-
 def test_describe_reads_back_f32_and_threads(standin_artifact, as_record):
     # Without an explicit precision hint, bf16-capable CPUs run bf16: f32 must be read back.
     with prepared(standin_artifact, threads=1) as runner:

@@ -50,6 +50,10 @@ _SERVER_LATENCY_FLOOR_S = 1e-3
 #: reports for a run with every query within bound).
 #: With fewer, the run is INVALID however good the SUT, so we raise min_query_count to it.
 _EARLY_STOPPING_MIN_QUERIES = {"single-stream": 64, "multi-stream": 662, "server": 662}
+#: Python's cost of completing one sample (a QuerySampleResponse and its share of the
+#: QuerySamplesComplete call): the null runner's offline throughput here was 1.17 M samples/s
+#: at batch 64 (0.85 us/sample) and 0.49 M/s at batch 1. It bounds the offline schedule.
+_COMPLETE_COST_PER_SAMPLE_S = 1e-6
 #: Samples LoadGen may index; our queries run a staged batch and never read them.
 _QSL_SAMPLE_COUNT = 1024
 #: How long the no-op run of ``loadgen_overhead_per_query_s`` lasts at most.
@@ -169,7 +173,10 @@ def _test_settings(
         values["server_target_qps"] = settings.server_load_frac * capacity_qps
         values["server_target_latency_ns"] = max(1, int(target_latency_s * 1e9))
     else:  # offline: samples per second
-        values["offline_expected_qps"] = _SCHEDULE_HEADROOM * batch_size / calibrated_latency_s
+        # Completing a sample costs Python ~1 us on top of the model; without it a model
+        # that answers in 100 ns would have LoadGen generate (and us complete) 10^8 samples.
+        per_batch_s = calibrated_latency_s + batch_size * _COMPLETE_COST_PER_SAMPLE_S
+        values["offline_expected_qps"] = _SCHEDULE_HEADROOM * batch_size / per_batch_s
     ts = lg.TestSettings()
     ts.scenario = SCENARIOS[scenario]
     ts.mode = lg.TestMode.PerformanceOnly
@@ -185,7 +192,12 @@ def _test_settings(
     }
     if scenario == "server":
         record["server_load_frac"] = settings.server_load_frac
-    if scenario != "offline":
+    if scenario == "single-stream":
+        # LoadGen's single-stream query holds one sample; here it stands for one batch, as in
+        # the tight loop, so both harnesses count batch_size samples per query.
+        record["samples_per_query"] = batch_size
+        record["loadgen_sample"] = "one batch of batch_size samples"
+    elif scenario != "offline":
         record["samples_per_query"] = values.get("multi_stream_samples_per_query", 1)
     return ts, record
 
@@ -340,8 +352,8 @@ def run_loadgen(
 ) -> ScenarioOutcome:
     """Run one MLPerf LoadGen scenario on ``query`` and read LoadGen's results back.
 
-    ``query()`` runs on LoadGen's issue thread (server: on a worker thread of ours), not on the
-    caller's thread; backends with thread-bound state (a CUDA context made current on one
+    ``query()`` runs on LoadGen's issue thread, not on the caller's thread; backends with
+    thread-bound state (a CUDA context made current on one
     thread) must allow that.
 
     Args:

@@ -105,9 +105,18 @@ def _run_scenario(query, ctx: Context, job: Job, log_dir: Path) -> ScenarioOutco
     )
     if use_tight:
         return run_tight_loop(query, job.batch_size, settings, _null_overhead_s(ctx, job))
-    from triggerbench.measure.loadgen import run_loadgen
+    from triggerbench.measure.loadgen import loadgen_overhead_per_query_s, run_loadgen
 
-    return run_loadgen(job.scenario, query, job.batch_size, settings, log_dir, latency_s)
+    overhead_s = loadgen_overhead_per_query_s(settings, log_dir / "overhead")
+    return run_loadgen(
+        job.scenario,
+        query,
+        job.batch_size,
+        settings,
+        log_dir,
+        latency_s,
+        harness_overhead_per_query_s=overhead_s,
+    )
 
 
 def _power_figures(meter, meter_reason: str, window, n_samples: int | None) -> PowerFigures:

@@ -1,0 +1,75 @@
+"""The Runner contract, checked the same way for every CPU runner."""
+
+import numpy as np
+import pytest
+
+from triggerbench.errors import RunnerError
+from triggerbench.runners import registry
+from triggerbench.runners.base import RunnerOptions
+
+RUNNERS = ["keras", "onnxruntime", "openvino"]
+
+
+@pytest.fixture(params=RUNNERS)
+def make(request, standin_artifact):
+    cls = registry.get(request.param)
+    ok, reason = cls.available()
+    if not ok:
+        pytest.skip(reason)
+
+    def prepared(**options):
+        runner = cls()
+        runner.prepare(standin_artifact, RunnerOptions(**options))
+        return runner
+
+    return prepared
+
+
+def test_available_says_why(make):
+    # the fixture skips unavailable runners; available ones still explain themselves
+    for name in RUNNERS:
+        ok, reason = registry.get(name).available()
+        assert isinstance(ok, bool) and reason
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+def test_outputs_match_the_keras_model(make, standin_artifact, keras_reference, batches, batch):
+    x = batches(batch, 11)
+    with make(batch_size=batch) as runner:
+        out = runner.infer(runner.stage(x))
+    assert out.shape == (batch, *standin_artifact.output_shape) and out.dtype == np.float32
+    np.testing.assert_allclose(out, keras_reference(x), rtol=1e-5, atol=1e-5)
+
+
+def test_repeated_infer_is_identical(make, batches):
+    with make(batch_size=7) as runner:
+        staged = runner.stage(batches(7, 12))
+        first = runner.infer(staged).copy()
+        for _ in range(3):
+            np.testing.assert_array_equal(runner.infer(staged), first)
+
+
+def test_restaging_uses_the_new_batch_and_owns_a_copy(make, keras_reference, batches):
+    xa, xb = batches(7, 13), batches(7, 14)
+    with make(batch_size=7) as runner:
+        staged_a = runner.stage(xa)
+        out_a = runner.infer(staged_a).copy()
+        staged_b = runner.stage(xb)
+        xb[:] = 0  # the staged batch is a copy: changing the caller's array must not reach it
+        out_b = runner.infer(staged_b).copy()
+        again_a = runner.infer(staged_a).copy()
+    assert not np.allclose(out_a, out_b)
+    np.testing.assert_allclose(out_b, keras_reference(batches(7, 14)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(again_a, out_a)
+
+
+def test_wrong_input_shape_raises_a_runner_error(make):
+    with make() as runner, pytest.raises(RunnerError, match="batch shape"):
+        runner.stage(np.zeros((1, 16, 9, 1), np.float32))
+
+
+def test_description_fits_the_record(make, as_record):
+    with make() as runner:
+        d = runner.describe()
+    assert d.backend_version and d.device and d.precision == "f32"
+    as_record(d)
