@@ -118,6 +118,7 @@ def run(
     from triggerbench.measure.job import SCENARIOS, Job, build_context
     from triggerbench.measure.settings import MeasureSettings
     from triggerbench.models.workloads import WORKLOADS
+    from triggerbench.models.workloads import get as get_workload
     from triggerbench.plan import Plan, load_plan
     from triggerbench.results.store import ensure_writable
 
@@ -126,6 +127,8 @@ def run(
     workloads = _split(workload) or ([p.run.workload] if p.run.workload else [])
     if workloads == ["all"]:
         workloads = list(WORKLOADS)
+    for w in workloads:
+        get_workload(w)  # unknown names fail now, before loading any backend
     model = model or p.run.model
     data = data or p.run.data
     runners = _resolve_runners(_split(runner) or p.run.runners or ["all"])
@@ -137,12 +140,12 @@ def run(
     harness = harness or p.run.harness
     if harness not in ("auto", "tight-loop", "loadgen"):
         raise UserInputError(f"unknown harness {harness!r}; use auto, tight-loop or loadgen")
-    out_dir = ensure_writable(out or p.run.out or Path("results"))
     if not workloads and model is None:
         raise UserInputError("give --workload NAME (or 'all') or --model PATH")
-    targets = [(w, None) for w in workloads] or [(None, model)]
     if workloads and model is not None:
         raise UserInputError("give either --workload or --model, not both")
+    targets = [(w, None) for w in workloads] or [(None, model)]
+    out_dir = ensure_writable(out or p.run.out or Path("results"))
     failed = 0
     with tempfile.TemporaryDirectory(prefix="triggerbench-ctx-") as tmp:
         for w, m in targets:
