@@ -65,10 +65,22 @@ def _keras_shapes(model) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return in_shape, out_shape  # type: ignore[return-value]
 
 
+def register_custom_layers() -> None:
+    """Import the packages whose layers shipped models use (HGQ2's quantized layers).
+
+    Keras finds a saved model's custom classes only once their package registered them.
+    """
+    try:
+        import hgq  # noqa: F401
+    except ImportError:  # only needed for quantized models; float models load without it
+        pass
+
+
 def load_keras(path: Path):
     """Load a ``.keras`` file, mapping Keras' many failure types to one clear error."""
     import keras
 
+    register_custom_layers()
     if not path.is_file():
         raise UserInputError(f"model file not found: {path}")
     try:

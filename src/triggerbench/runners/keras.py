@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from triggerbench.errors import RunnerError, RunnerUnavailableError
-from triggerbench.models.artifact import ModelArtifact
+from triggerbench.models.artifact import ModelArtifact, register_custom_layers
 from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions
 
 SUPPORTED_PRECISIONS = ("f32",)
@@ -72,6 +72,7 @@ class KerasRunner(Runner):
         # Threads first: loading the model starts TF's runtime, after which they are fixed.
         self._threads_note = self._set_threads(tf, options.threads)
         path = artifact.path("keras")
+        register_custom_layers()
         try:
             model = keras.saving.load_model(path, compile=False)
         except Exception as exc:
