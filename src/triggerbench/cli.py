@@ -243,6 +243,41 @@ def report(
 
 
 @app.command()
+def train(
+    all_: Annotated[bool, typer.Option("--all", help="Train every reference model.")] = False,
+    model: Annotated[list[str] | None, typer.Option(help="Model name(s), comma-separated.")] = None,
+    ship: Annotated[bool, typer.Option(help="Write into the package's shipped models.")] = False,
+    out: Annotated[Path, typer.Option(help="Folder for the models (without --ship).")] = Path("trained"),
+    quick: Annotated[bool, typer.Option(help="Tiny configurations (smoke test, seconds).")] = False,
+) -> None:
+    """Train the reference models (teacher, students, KD, 4-bit, LLP VGG) and their manifest."""
+    import time
+
+    from triggerbench.models import ship as shipping
+    from triggerbench.models import training
+    from triggerbench.models.shipped import SHIPPED_DIR
+    from triggerbench.results.store import ensure_writable
+
+    names = _split(model)
+    if all_ == bool(names):
+        raise UserInputError(f"give --all or --model NAME; models: {', '.join(shipping.MODELS)}")
+    unknown = sorted(set(names) - set(shipping.MODELS))
+    if unknown:
+        raise UserInputError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(shipping.MODELS)}")
+    target = ensure_writable(SHIPPED_DIR if ship else out)
+    configs = training.TINY if quick else training.FULL
+    start = time.perf_counter()
+    shipping.train_all(
+        target,
+        configs,
+        only=names or None,
+        log=console.print,
+        eval_events={"l0": 2000, "llp": 64} if quick else None,
+    )
+    console.print(f"done in {time.perf_counter() - start:.0f} s -> {target}/manifest.json")
+
+
+@app.command()
 def schema() -> None:
     """Print the record's JSON Schema."""
     from triggerbench.schema import json_schema

@@ -1,18 +1,21 @@
-"""Named workloads: a model to build (once, cached), its validation set and its task metrics."""
+"""Named workloads: a model (shipped, derived or built), its validation set and task metrics."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from triggerbench.errors import UserInputError
-from triggerbench.models import standin
+from triggerbench.models import shipped, standin
 from triggerbench.models.artifact import ModelArtifact, cache_dir, from_keras
 
 VALIDATION_SEED = 20261124
+#: Pruned variants of the distilled student: name suffix -> sparsity (no retraining).
+PRUNED_SPARSITIES = {"pruned50": 0.5, "pruned75": 0.75}
 
 
 @dataclass(frozen=True)
@@ -23,39 +26,89 @@ class Workload:
     task: str
     model_name: str
     variant: str | None
-    version: int
-    build: Callable[[], object]
+    source: Callable[[], Path]
     validation: Callable[[int, int], tuple[np.ndarray, np.ndarray]]
     task_metrics: Callable[[np.ndarray, np.ndarray], dict[str, float]] | None
 
     def artifact(self) -> ModelArtifact:
-        """Build (or reuse from the cache) the Keras model and its exports."""
-        import keras
-
-        path = cache_dir() / "workloads" / f"{self.name}-v{self.version}-keras{keras.__version__}.keras"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.stem}.{os.getpid()}.keras")
-            self.build().save(tmp)
-            os.replace(tmp, path)
-        return from_keras(path, name=self.name)
+        """The Keras source (built or verified) and its exports."""
+        return from_keras(self.source(), name=self.name)
 
 
-WORKLOADS: dict[str, Workload] = {
-    w.name: w
-    for w in [
-        Workload(
+def _cached(key: str, build: Callable[[], object]) -> Path:
+    """Build a Keras model once into the cache under ``key``."""
+    import keras
+
+    path = cache_dir() / "workloads" / f"{key}-keras{keras.__version__}.keras"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.keras")
+        build().save(tmp)
+        os.replace(tmp, path)
+    return path
+
+
+def _short_task(task: str) -> str:
+    return "l0" if task.startswith("muon-l0") else "llp"
+
+
+def _shipped_workload(name: str, meta: dict) -> Workload:
+    from triggerbench.models import ship
+
+    task = _short_task(meta["task"])
+    return Workload(
+        name=name,
+        task=meta["task"],
+        model_name=meta["model_name"],
+        variant=meta["variant"],
+        source=lambda: shipped.verified_path(name),
+        validation=lambda n, seed: ship.evaluation_sample(task, n, seed),
+        task_metrics=lambda labels, outputs: ship.task_metrics(task, labels, outputs),
+    )
+
+
+def _pruned_workload(base: Workload, suffix: str, sparsity: float) -> Workload:
+    def build():
+        from triggerbench.models.artifact import load_keras, sha256_file
+        from triggerbench.models.training import magnitude_prune
+
+        path = base.source()
+        key = f"{base.name}-{suffix}-{sha256_file(path)[:12]}"
+        return _cached(key, lambda: magnitude_prune(load_keras(path), sparsity))
+
+    return Workload(
+        name=f"{base.name}-{suffix}",
+        task=base.task,
+        model_name=base.model_name,
+        variant=f"{base.variant}-{suffix}",
+        source=build,
+        validation=base.validation,
+        task_metrics=base.task_metrics,
+    )
+
+
+def _all() -> dict[str, Workload]:
+    found = {
+        "standin-cnn": Workload(
             name="standin-cnn",
             task="toy-track-regression",
             model_name="standin_cnn",
             variant=None,
-            version=1,
-            build=standin.build,
+            source=lambda: _cached("standin-cnn-v1", standin.build),
             validation=lambda n, seed: standin.toy_tracks(n, seed),
             task_metrics=standin.task_metrics,
-        ),
-    ]
-}
+        )
+    }
+    for name, meta in shipped.manifest()["models"].items():
+        found[name] = _shipped_workload(name, meta)
+    if "muon-l0-student-kd" in found:
+        for suffix, sparsity in PRUNED_SPARSITIES.items():
+            w = _pruned_workload(found["muon-l0-student-kd"], suffix, sparsity)
+            found[w.name] = w
+    return found
+
+
+WORKLOADS: dict[str, Workload] = _all()
 
 
 def get(name: str) -> Workload:
