@@ -34,12 +34,22 @@ EVAL_NOISE_ONLY_FRAC = 0.1
 MODELS: dict[str, tuple[str, str, str, str, Callable, bool]] = {
     "muon-l0-teacher": ("l0", "l0_teacher", "teacher", "teacher", training.train_teacher, False),
     "muon-l0-intermediate": (
-        "l0", "l0_intermediate", "intermediate", "intermediate", training.train_intermediate, False,
+        "l0",
+        "l0_intermediate",
+        "intermediate",
+        "intermediate",
+        training.train_intermediate,
+        False,
     ),
     "muon-l0-student": ("l0", "l0_student", "student", "student", training.train_student, False),
     "muon-l0-student-kd": ("l0", "l0_student", "student-kd", "student_kd", training.train_student, True),
     "muon-l0-qstudent-4bit": (
-        "l0", "l0_qstudent", "qstudent-4bit-kd", "qstudent", training.train_qstudent, True,
+        "l0",
+        "l0_qstudent",
+        "qstudent-4bit-kd",
+        "qstudent",
+        training.train_qstudent,
+        True,
     ),
     "llp-vgg": ("llp", "llp_vgg", "float", "llp", training.train_llp, False),
 }
