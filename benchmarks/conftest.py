@@ -7,7 +7,11 @@ import pytest
 from triggerbench.models.workloads import WORKLOADS
 from triggerbench.runners import registry
 
-QUICK_BATCHES = [1, 256]
+#: Quick mode: the seed talk's headline models (full mode: every workload).
+QUICK_WORKLOADS = ["muon-l0-teacher", "muon-l0-qstudent-4bit", "llp-vgg"]
+#: The scenario tests (multi-stream, server, offline, trigger) run on the first of these present.
+SCENARIO_WORKLOADS = ["muon-l0-student-kd", "standin-cnn"]
+QUICK_BATCHES = [1, 64]
 FULL_BATCHES = [1, 16, 256]
 
 
@@ -19,7 +23,11 @@ def _quick(config: pytest.Config) -> bool:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "workload" in metafunc.fixturenames:
-        metafunc.parametrize("workload", list(WORKLOADS))
+        quick = _quick(metafunc.config)
+        names = [w for w in (QUICK_WORKLOADS if quick else WORKLOADS) if w in WORKLOADS] or ["standin-cnn"]
+        if metafunc.function.__name__ == "test_scenario":  # four scenarios each: one model
+            names = [w for w in SCENARIO_WORKLOADS if w in WORKLOADS][:1] or names[:1]
+        metafunc.parametrize("workload", names)
     if "runner_name" in metafunc.fixturenames:
         metafunc.parametrize("runner_name", [n for n in registry.names() if n != "null"])
     already = {

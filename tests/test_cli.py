@@ -144,3 +144,46 @@ def test_users_own_onnx_model_with_npy_data(tmp_path, standin_ctx):
     assert "reads keras models" in frame.loc["keras", "error.message"]
     assert frame.loc["onnxruntime", "accuracy.reference"] == "onnxruntime-cpu-float32"
     assert frame.loc["onnxruntime", "accuracy.max_abs_diff"] == 0.0
+
+
+def test_train_quick_writes_models_and_manifest(tmp_path):
+    out = tmp_path / "trained"
+    proc = tb("train", "--model", "muon-l0-teacher,muon-l0-student-kd", "--quick", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["models"]) == {"muon-l0-teacher", "muon-l0-student-kd"}
+    from triggerbench.models.artifact import sha256_file
+
+    for meta in manifest["models"].values():
+        assert sha256_file(out / meta["file"]) == meta["sha256"]
+        assert "pt_resolution_frac" in meta["metrics"] and meta["train_wall_s"] >= 0
+    assert manifest["models"]["muon-l0-student-kd"]["train_config"]["kd_mode"] == "guided"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [([], "give --all or --model NAME"), (["--model", "muon-l0-grandmaster"], "unknown model(s)")],
+)
+def test_train_bad_input(args, message):
+    one_line_error(tb("train", *args), message)
+
+
+def test_shipped_quantized_student_runs_on_keras_and_onnxruntime(tmp_path):
+    proc = tb(
+        "run",
+        "--workload",
+        "muon-l0-qstudent-4bit",
+        "--runner",
+        "keras,onnxruntime",
+        "--quick",
+        "--out",
+        "res",
+        "--no-isolate",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    frame = load([tmp_path / "res"]).set_index("runner.name")
+    assert (frame["status"] == "ok").all()
+    assert frame.loc["onnxruntime", "accuracy.max_abs_diff"] < 1e-4
+    assert frame.loc["keras", "accuracy.task_metrics.pt_resolution_frac"] > 0
+    assert frame.loc["keras", "workload.variant"] == "qstudent-4bit-kd"
