@@ -76,3 +76,21 @@ def test_pruned_variant_is_sparse_and_derived_from_the_shipped_student():
     ]
     zeros = sum(int((k == 0).sum()) for k in kernels[:-1])  # the last is the frozen rescale
     assert zeros >= 0.7 * sum(k.size for k in kernels[:-1])
+
+
+def test_llp_int8_variant_is_small_and_close_to_the_float_model():
+    import numpy as np
+    import onnxruntime as ort
+
+    int8 = workloads.get("llp-vgg-int8").artifact()
+    float_ = workloads.get("llp-vgg").artifact()
+    assert int8.source_format == "onnx" and "keras" not in int8.paths
+    assert int8.size_bytes("onnx") < 0.3 * float_.size_bytes("onnx")  # 2.8 MB vs 10.9 MB
+    x, _ = ship.evaluation_sample("llp", 64, RECHECK_SEED)
+
+    def run(path):
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+    diff = np.abs(run(int8.path("onnx")) - run(float_.path("onnx")))
+    assert 0 < diff.mean() < 0.1  # metres: quantized, but close

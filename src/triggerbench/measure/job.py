@@ -119,12 +119,18 @@ class Context:
             )
 
 
-def _reference_outputs(artifact: ModelArtifact, inputs: np.ndarray) -> tuple[np.ndarray, str]:
-    """Float reference: the Keras model's own call, or ONNX Runtime for an ONNX-only model."""
-    if "keras" in artifact.paths:
+def _reference_outputs(
+    artifact: ModelArtifact, inputs: np.ndarray, float_keras: Path | None = None
+) -> tuple[np.ndarray, str]:
+    """Float reference: the Keras model's own call, or ONNX Runtime for an ONNX-only model.
+
+    ``float_keras`` names the float model a derived artifact (INT8) is compared with.
+    """
+    keras_path = float_keras or artifact.paths.get("keras")
+    if keras_path is not None:
         from triggerbench.models.artifact import load_keras
 
-        model = load_keras(artifact.path("keras"))
+        model = load_keras(keras_path)
         out = np.concatenate(
             [np.asarray(model(inputs[i : i + 256], training=False)) for i in range(0, len(inputs), 256)]
         )
@@ -167,6 +173,7 @@ def build_context(
         if data_path is not None:
             inputs, labels = _load_inputs(data_path, artifact.input_shape, n), None
         meta = dict(workload_name=w.name, task=w.task, model_name=w.model_name, variant=w.variant)
+        float_keras = w.float_reference() if w.float_reference else None
     else:
         artifact = from_path(Path(model_path))
         if data_path is not None:
@@ -174,10 +181,10 @@ def build_context(
         else:
             rng = np.random.default_rng(settings.seed)
             inputs = rng.standard_normal((n, *artifact.input_shape)).astype(np.float32)
-        labels = None
+        labels, float_keras = None, None
         meta = dict(workload_name=artifact.name, task="user-model", model_name=artifact.name, variant=None)
     inputs = np.ascontiguousarray(inputs, dtype=np.float32)
-    reference, reference_name = _reference_outputs(artifact, inputs)
+    reference, reference_name = _reference_outputs(artifact, inputs, float_keras)
     return Context(
         artifact=artifact,
         inputs=inputs,

@@ -11,11 +11,14 @@ import numpy as np
 
 from triggerbench.errors import UserInputError
 from triggerbench.models import shipped, standin
-from triggerbench.models.artifact import ModelArtifact, cache_dir, from_keras
+from triggerbench.models.artifact import ModelArtifact, cache_dir, from_keras, from_onnx
 
 VALIDATION_SEED = 20261124
 #: Pruned variants of the distilled student: name suffix -> sparsity (no retraining).
 PRUNED_SPARSITIES = {"pruned50": 0.5, "pruned75": 0.75}
+#: INT8 calibration sample (a seed no training or validation set uses).
+INT8_CALIBRATION_EVENTS = 512
+INT8_CALIBRATION_SEED = 31337
 
 
 @dataclass(frozen=True)
@@ -29,10 +32,14 @@ class Workload:
     source: Callable[[], Path]
     validation: Callable[[int, int], tuple[np.ndarray, np.ndarray]]
     task_metrics: Callable[[np.ndarray, np.ndarray], dict[str, float]] | None
+    #: The float Keras model accuracy is measured against, when the source is not it (INT8).
+    float_reference: Callable[[], Path] | None = None
 
     def artifact(self) -> ModelArtifact:
-        """The Keras source (built or verified) and its exports."""
-        return from_keras(self.source(), name=self.name)
+        """The source (built or verified) and its exports."""
+        path = self.source()
+        loader = from_keras if path.suffix == ".keras" else from_onnx
+        return loader(path, name=self.name)
 
 
 def _cached(key: str, build: Callable[[], object]) -> Path:
@@ -87,6 +94,33 @@ def _pruned_workload(base: Workload, suffix: str, sparsity: float) -> Workload:
     )
 
 
+def _int8_workload(base: Workload, task: str) -> Workload:
+    """Post-training static INT8 of ``base``'s ONNX export, calibrated on simulated inputs."""
+
+    def build() -> Path:
+        from triggerbench.models import ship
+        from triggerbench.models.int8 import quantize_int8
+
+        float_artifact = base.artifact()
+        out = cache_dir() / "workloads" / f"{base.name}-int8-{float_artifact.source_sha256[:12]}.onnx"
+        if not out.exists():
+            out.parent.mkdir(parents=True, exist_ok=True)
+            calibration, _ = ship.evaluation_sample(task, INT8_CALIBRATION_EVENTS, INT8_CALIBRATION_SEED)
+            quantize_int8(float_artifact.path("onnx"), calibration, out)
+        return out
+
+    return Workload(
+        name=f"{base.name}-int8",
+        task=base.task,
+        model_name=base.model_name,
+        variant="int8-ptq",
+        source=build,
+        validation=base.validation,
+        task_metrics=base.task_metrics,
+        float_reference=base.source,
+    )
+
+
 def _all() -> dict[str, Workload]:
     found = {
         "standin-cnn": Workload(
@@ -101,6 +135,8 @@ def _all() -> dict[str, Workload]:
     }
     for name, meta in shipped.manifest()["models"].items():
         found[name] = _shipped_workload(name, meta)
+    if "llp-vgg" in found:
+        found["llp-vgg-int8"] = _int8_workload(found["llp-vgg"], "llp")
     if "muon-l0-student-kd" in found:
         for suffix, sparsity in PRUNED_SPARSITIES.items():
             w = _pruned_workload(found["muon-l0-student-kd"], suffix, sparsity)
