@@ -35,6 +35,9 @@ def test_shipped_model_loads_and_reaches_its_recorded_metrics(name):
     task = "l0" if meta["task"].startswith("muon-l0") else "llp"
     again = ship.evaluate(model, task, RECHECK_EVENTS[task], seed=RECHECK_SEED)
     for metric, kind, tol in TOLERANCES[task]:
+        if metric not in meta["metrics"]:  # e.g. no 50 % crossing: the 2-bit student fires always
+            assert metric not in again, metric
+            continue
         recorded, measured = meta["metrics"][metric], again[metric]
         bound = tol * abs(recorded) if kind == "rel" else tol
         assert abs(measured - recorded) <= bound, (metric, recorded, measured)

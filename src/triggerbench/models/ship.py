@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -30,6 +31,9 @@ EVAL_EVENTS = {"l0": 50_000, "llp": 3_000}
 EVAL_NOISE_ONLY_FRAC = 0.1
 
 
+#: Widths of the quantized-student variants besides the 4-bit reference.
+VARIANT_BITS = (2, 3, 6, 8)
+
 # name -> (task, model_name, variant, config key, trainer, needs teacher)
 MODELS: dict[str, tuple[str, str, str, str, Callable, bool]] = {
     "muon-l0-teacher": ("l0", "l0_teacher", "teacher", "teacher", training.train_teacher, False),
@@ -53,6 +57,16 @@ MODELS: dict[str, tuple[str, str, str, str, Callable, bool]] = {
     ),
     "llp-vgg": ("llp", "llp_vgg", "float", "llp", training.train_llp, False),
 }
+# The student at other widths (quantization-aware, distilled): the bit-width scan of the seed talk.
+for _bits in VARIANT_BITS:
+    MODELS[f"muon-l0-qstudent-{_bits}bit"] = (
+        "l0",
+        "l0_qstudent",
+        f"qstudent-{_bits}bit-kd",
+        "qstudent_variant",
+        functools.partial(training.train_qstudent, bits=_bits),
+        True,
+    )
 TASKS = {"l0": "muon-l0-pt-eta-regression", "llp": "llp-decay-radius-regression"}
 
 

@@ -95,6 +95,8 @@ FULL: dict[str, TrainConfig] = {
     "student": _TEACHER.with_(epochs=20, learning_rate=5e-3),
     "student_kd": _TEACHER.with_(epochs=20, learning_rate=5e-3, kd_mode="guided"),
     "qstudent": _TEACHER.with_(epochs=20, learning_rate=5e-3, kd_mode="guided", bits=4),
+    # the bit-width scan: fewer epochs than the 4-bit reference (about 2.5 min each here)
+    "qstudent_variant": _TEACHER.with_(epochs=8, learning_rate=5e-3, kd_mode="guided"),
     "llp": TrainConfig(
         n_train=30_000, n_val=3_000, epochs=4, batch_size=64, learning_rate=1e-3, noise_only_frac=0.0
     ),
@@ -107,6 +109,7 @@ TINY: dict[str, TrainConfig] = {
     "student": _TINY,
     "student_kd": _TINY.with_(kd_mode="guided"),
     "qstudent": _TINY.with_(kd_mode="guided", bits=4),
+    "qstudent_variant": _TINY.with_(kd_mode="guided"),
     "llp": _TINY.with_(n_train=64, n_val=32, batch_size=16, noise_only_frac=0.0),
 }
 
