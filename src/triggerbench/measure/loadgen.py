@@ -1,33 +1,33 @@
 """The four MLPerf LoadGen scenarios (single-stream, multi-stream, server, offline).
 
-One LoadGen sample is one model sample. The system under test (SUT) here groups a LoadGen
-query's samples into chunks of ``batch_size`` and runs ``query()`` once per chunk, then tells
-LoadGen those samples are complete. LoadGen writes its verdict and statistics to
+One LoadGen sample is one model sample, except in single-stream, where a LoadGen query (one
+sample) stands for one batch, as in the tight loop. The system under test (SUT) here groups a
+LoadGen query's samples into chunks of ``batch_size`` and runs ``query()`` once per chunk, then
+tells LoadGen those samples are complete. LoadGen writes its verdict and statistics to
 ``mlperf_log_detail.txt`` / ``mlperf_log_summary.txt``; the figures of the record are read back
 from the detail log, so what we report is what LoadGen decided.
 
-In the figures, a *query* is a LoadGen query (1 sample in single-stream and server,
+In the figures, a *query* is a LoadGen query (one batch in single-stream, 1 sample in server,
 ``multi_stream_samples_per_query`` in multi-stream, all samples at once in offline), not one
 ``query()`` call.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import mlperf_loadgen as lg
 
 from triggerbench.errors import UserInputError
+from triggerbench.measure.loadgen_log import DetailLog, parse_detail_log, validity
 from triggerbench.measure.outcome import QueryFn, ScenarioOutcome
 from triggerbench.measure.settings import MeasureSettings
 from triggerbench.measure.stats import stability_problems
 from triggerbench.measure.tight_loop import warm_up
-from triggerbench.schema import PerformanceFigures, Validity
+from triggerbench.schema import PerformanceFigures
 
 SCENARIOS: dict[str, Any] = {
     "single-stream": lg.TestScenario.SingleStream,
@@ -60,38 +60,6 @@ _QSL_SAMPLE_COUNT = 1024
 _OVERHEAD_RUN_S = 0.3
 #: Expected latency given to LoadGen for the no-op query (it answers in ~10-30 us).
 _OVERHEAD_EXPECTED_LATENCY_S = 5e-6
-_MLLOG_PREFIX = ":::MLLOG "
-
-
-@dataclass
-class DetailLog:
-    """What LoadGen wrote to ``mlperf_log_detail.txt``: the last value of each key, and messages."""
-
-    values: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    unparsed_lines: int = 0
-
-
-def parse_detail_log(path: Path) -> DetailLog:
-    """Read LoadGen's detail log (lines ``:::MLLOG {json}``) into a ``DetailLog``."""
-    log = DetailLog()
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        if not line.startswith(_MLLOG_PREFIX):
-            continue
-        try:
-            entry = json.loads(line[len(_MLLOG_PREFIX) :])
-        except json.JSONDecodeError:
-            log.unparsed_lines += 1
-            continue
-        key, value = entry.get("key"), entry.get("value")
-        log.values[key] = value
-        meta = entry.get("metadata") or {}
-        if meta.get("is_error"):
-            log.errors.append(f"{key}: {value}")
-        elif meta.get("is_warning"):
-            log.warnings.append(f"{key}: {value}")
-    return log
 
 
 class _ChunkedSut:
@@ -310,36 +278,6 @@ def _performance(
     return PerformanceFigures(**kept, null_reasons=reasons)
 
 
-_CHECKS = {
-    "result_min_duration_met": "min duration not met",
-    "result_min_queries_met": "min query count not met",
-    "early_stopping_met": "early stopping criterion not met",
-    "result_perf_constraints_met": "performance constraints not met (latency bound exceeded)",
-}
-
-
-def _validity(detail: DetailLog, log_dir: Path) -> Validity:
-    """LoadGen's verdict, each failed check in words, and LoadGen's own warnings/errors."""
-    v = detail.values
-    verdict = v.get("result_validity")
-    reasons: list[str] = []
-    if verdict not in ("VALID", "INVALID"):
-        reasons.append(f"LoadGen wrote no verdict (result_validity={verdict!r})")
-        verdict = "INVALID"
-    for key, words in _CHECKS.items():
-        if v.get(key) is False:
-            reasons.append(words)
-    if v.get("early_stopping_met") is False and v.get("early_stopping_result"):
-        reasons.append(f"early stopping: {' '.join(str(v['early_stopping_result']).split())}")
-    if v.get("result_invalid_reason"):
-        reasons.append(f"LoadGen recommends: {str(v['result_invalid_reason']).strip()}")
-    reasons += [f"LoadGen error: {e}" for e in detail.errors]
-    reasons += [f"LoadGen warning: {w}" for w in detail.warnings]
-    if detail.unparsed_lines:
-        reasons.append(f"{detail.unparsed_lines} detail-log lines could not be parsed")
-    return Validity(verdict=verdict, reasons=reasons, loadgen_log_dir=str(log_dir))
-
-
 def run_loadgen(
     scenario: str,
     query: QueryFn,
@@ -401,7 +339,7 @@ def run_loadgen(
     return ScenarioOutcome(
         harness="loadgen",
         performance=performance,
-        validity=_validity(detail, log_dir),
+        validity=validity(detail, log_dir),
         settings=settings_record,
         warnings=warnings,
     )
