@@ -66,9 +66,10 @@ def _turbo() -> str | None:
     return None
 
 
-def _versions() -> dict[str, str]:
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
+    """Installed versions of ``names``; packages that are not installed are left out."""
     found = {}
-    for name in PACKAGES:
+    for name in names:
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -110,7 +111,7 @@ def capture() -> Environment:
         cpu_governor=_read(_SYS_CPU / "cpu0" / "cpufreq" / "scaling_governor"),
         cpu_turbo=_turbo(),
         loadavg_1m_5m_15m=load,
-        packages=_versions(),
+        packages=package_versions(),
         triggerbench_version=__version__,
         git_commit=_git_commit(),
     )

@@ -14,7 +14,7 @@ from triggerbench.measure import environment
 from triggerbench.measure.accuracy import accuracy_pass
 from triggerbench.measure.job import AUTO_TIGHT_LOOP_BELOW_S, Context, Job
 from triggerbench.measure.outcome import ScenarioOutcome
-from triggerbench.measure.tight_loop import calibrate_latency_s, run_tight_loop, time_queries
+from triggerbench.measure.tight_loop import calibrate_latency_s, harness_overhead_per_query_s, run_tight_loop
 from triggerbench.power import default_meter
 from triggerbench.runners import registry
 from triggerbench.runners.base import Runner, RunnerOptions
@@ -89,8 +89,9 @@ def _null_overhead_s(ctx: Context, job: Job) -> float:
     """The harness's own cost per query, measured with the null runner in the same loop."""
     null = NullRunner()
     null.prepare(ctx.artifact, RunnerOptions(batch_size=job.batch_size))
-    query = functools.partial(null.infer, _staged_batch(null, ctx, job.batch_size))
-    return float(np.median(time_queries(query, 0.1, 2000, 10_000_000))) * 1e-9
+    return harness_overhead_per_query_s(
+        functools.partial(null.infer, _staged_batch(null, ctx, job.batch_size))
+    )
 
 
 def _run_scenario(query, ctx: Context, job: Job, log_dir: Path) -> ScenarioOutcome:

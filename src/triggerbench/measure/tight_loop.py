@@ -106,8 +106,6 @@ def run_tight_loop(
     )
 
 
-def harness_overhead_per_query_s(settings: MeasureSettings) -> float:
-    """Per-query cost of the loop itself: the median latency of a query that does nothing."""
-    noop_out = np.zeros(1)
-    lat = time_queries(lambda: noop_out, min(settings.min_duration_s, 0.2), 1000, 10_000_000)
-    return float(np.median(lat)) * 1e-9
+def harness_overhead_per_query_s(null_query: QueryFn, duration_s: float = 0.1) -> float:
+    """Per-query cost of the loop itself: the median latency of a query that does no work."""
+    return float(np.median(time_queries(null_query, duration_s, 2000, 10_000_000))) * 1e-9

@@ -65,6 +65,14 @@ def _keras_shapes(model) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return in_shape, out_shape  # type: ignore[return-value]
 
 
+def save_keras(model, path: Path) -> Path:
+    """Save ``model`` to ``path`` through a temp file and rename (no half-written models)."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+    return path
+
+
 def register_custom_layers() -> None:
     """Import the packages whose layers shipped models use (HGQ2's quantized layers).
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import platform
 from collections.abc import Callable
 from dataclasses import asdict
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ import numpy as np
 
 from triggerbench.errors import UserInputError
 from triggerbench.models import training
-from triggerbench.models.artifact import sha256_file
+from triggerbench.models.artifact import save_keras, sha256_file
 from triggerbench.models.shipped import MANIFEST_FORMAT
 from triggerbench.results.store import atomic_write_text
 
@@ -98,19 +96,9 @@ def evaluate(model, task: str, n: int | None = None, seed: int = EVAL_SEED) -> d
 
 
 def _versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in ("tensorflow", "keras", "hgq2", "numpy"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
+    from triggerbench.measure.environment import package_versions
 
-
-def _save(model, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    return {"python": platform.python_version(), **package_versions(("tensorflow", "keras", "hgq2", "numpy"))}
 
 
 def train_all(
@@ -151,7 +139,7 @@ def train_all(
         if name == "muon-l0-teacher":
             teacher = model
         path = out_dir / f"{name}.keras"
-        _save(model, path)
+        save_keras(model, path)
         metrics = evaluate(model, task, (eval_events or EVAL_EVENTS)[task])
         log(f"  {name}: {wall_s:.0f} s, " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
         manifest["models"][name] = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ import numpy as np
 
 from triggerbench.errors import UserInputError
 from triggerbench.models import shipped, standin
-from triggerbench.models.artifact import ModelArtifact, cache_dir, from_keras, from_onnx
+from triggerbench.models.artifact import ModelArtifact, cache_dir, from_keras, from_onnx, save_keras
 
 VALIDATION_SEED = 20261124
 #: Pruned variants of the distilled student: name suffix -> sparsity (no retraining).
@@ -49,9 +48,7 @@ def _cached(key: str, build: Callable[[], object]) -> Path:
     path = cache_dir() / "workloads" / f"{key}-keras{keras.__version__}.keras"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.keras")
-        build().save(tmp)
-        os.replace(tmp, path)
+        save_keras(build(), path)
     return path
 
 

@@ -11,6 +11,16 @@ import numpy as np
 from triggerbench.models.artifact import ModelArtifact
 
 
+def one_line(exc: BaseException, last: bool = False) -> str:
+    """Return ``Type: line`` of a vendor exception whose message spans many lines.
+
+    TensorFlow and ONNX Runtime put the reason first; OpenVINO puts it last (``last=True``).
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    line = (lines[-1] if last else lines[0]) if lines else ""
+    return f"{type(exc).__name__}: {line}"
+
+
 @dataclass(frozen=True)
 class RunnerOptions:
     """Settings a runner is prepared with; ``extra`` holds backend-specific keys."""

@@ -8,15 +8,9 @@ import numpy as np
 
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact, register_custom_layers
-from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions
+from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
 
 SUPPORTED_PRECISIONS = ("f32",)
-
-
-def _one_line(exc: BaseException) -> str:
-    """Return ``Type: first line`` of a vendor exception (TF messages span many lines)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
 
 
 class _Staged(NamedTuple):
@@ -50,7 +44,7 @@ class KerasRunner(Runner):
             import keras
             import tensorflow as tf
         except Exception as exc:  # a broken install can raise more than ImportError
-            return False, f"cannot import keras/tensorflow: {_one_line(exc)}"
+            return False, f"cannot import keras/tensorflow: {one_line(exc)}"
         backend = keras.backend.backend()
         if backend != "tensorflow":
             return False, f"keras backend is {backend!r}; this runner needs tensorflow"
@@ -76,7 +70,7 @@ class KerasRunner(Runner):
         try:
             model = keras.saving.load_model(path, compile=False)
         except Exception as exc:
-            raise RunnerError(f"cannot load {path.name}: {_one_line(exc)}") from exc
+            raise RunnerError(f"cannot load {path.name}: {one_line(exc)}") from exc
         self._jit_compile = bool(options.extra.get("jit_compile", True))
         self._fn = tf.function(
             lambda x: model(x, training=False),
@@ -97,7 +91,7 @@ class KerasRunner(Runner):
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(threads)
         except RuntimeError as exc:
-            return f"threads={threads} not applied: {_one_line(exc)}"
+            return f"threads={threads} not applied: {one_line(exc)}"
         return None
 
     def stage(self, inputs: np.ndarray) -> _Staged:
@@ -122,7 +116,7 @@ class KerasRunner(Runner):
                 fn(tensor)
                 self._concrete[shape] = fn
         except Exception as exc:
-            msg = f"keras runner: cannot compile for {shape}: {_one_line(exc)}"
+            msg = f"keras runner: cannot compile for {shape}: {one_line(exc)}"
             raise RunnerError(msg) from exc
         return _Staged(tensor, fn)
 
@@ -131,7 +125,7 @@ class KerasRunner(Runner):
         try:
             return staged.fn(staged.tensor).numpy()
         except Exception as exc:
-            raise RunnerError(f"keras runner: inference failed: {_one_line(exc)}") from exc
+            raise RunnerError(f"keras runner: inference failed: {one_line(exc)}") from exc
 
     def describe(self) -> RunnerDescription:
         """Describe the Keras backend, device, thread pools and compile settings."""

@@ -9,16 +9,10 @@ import numpy as np
 
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact
-from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions
+from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
 
 SUPPORTED_PRECISIONS = ("f32",)
 PROVIDERS = ("CPUExecutionProvider",)
-
-
-def _one_line(exc: BaseException) -> str:
-    """Return ``Type: first line`` of a vendor exception."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
 
 
 class _Staged(NamedTuple):
@@ -53,7 +47,7 @@ class OnnxRuntimeRunner(Runner):
         try:
             import onnxruntime as ort
         except Exception as exc:  # a broken install can raise more than ImportError
-            return False, f"cannot import onnxruntime: {_one_line(exc)}"
+            return False, f"cannot import onnxruntime: {one_line(exc)}"
         if PROVIDERS[0] not in ort.get_available_providers():
             return False, f"onnxruntime {ort.__version__} lacks {PROVIDERS[0]}"
         return True, f"onnxruntime {ort.__version__} with {PROVIDERS[0]}"
@@ -77,7 +71,7 @@ class OnnxRuntimeRunner(Runner):
         try:
             session = ort.InferenceSession(str(path), so, providers=list(PROVIDERS))
         except Exception as exc:
-            raise RunnerError(f"cannot load {path.name}: {_one_line(exc)}") from exc
+            raise RunnerError(f"cannot load {path.name}: {one_line(exc)}") from exc
         ins, outs = session.get_inputs(), session.get_outputs()
         if len(ins) != 1 or len(outs) != 1:
             raise RunnerError("onnxruntime runner supports single-input, single-output models")
@@ -109,7 +103,7 @@ class OnnxRuntimeRunner(Runner):
             binding.bind_ortvalue_input(self._input_name, ort.OrtValue.ortvalue_from_numpy(x))
             binding.bind_output(self._output_name, "cpu", 0, np.float32, list(out.shape), out.ctypes.data)
         except Exception as exc:
-            raise RunnerError(f"onnxruntime runner: cannot bind: {_one_line(exc)}") from exc
+            raise RunnerError(f"onnxruntime runner: cannot bind: {one_line(exc)}") from exc
         return _Staged(binding, x, out)
 
     def infer(self, staged: _Staged) -> np.ndarray:
@@ -117,7 +111,7 @@ class OnnxRuntimeRunner(Runner):
         try:
             self._session.run_with_iobinding(staged.binding)
         except Exception as exc:
-            raise RunnerError(f"onnxruntime runner: inference failed: {_one_line(exc)}") from exc
+            raise RunnerError(f"onnxruntime runner: inference failed: {one_line(exc)}") from exc
         return staged.outputs
 
     def describe(self) -> RunnerDescription:

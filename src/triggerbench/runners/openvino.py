@@ -9,17 +9,11 @@ import numpy as np
 
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact
-from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions
+from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
 
 #: Our precision names, which are also the names of OpenVINO's element types.
 SUPPORTED_PRECISIONS = ("f32", "bf16", "f16")
 DEVICE = "CPU"
-
-
-def _one_line(exc: BaseException) -> str:
-    """Return ``Type: last line`` of a vendor exception (OpenVINO puts the reason last)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[-1] if lines else ''}"
 
 
 def _plain(value: Any) -> Any:
@@ -73,7 +67,7 @@ class OpenVinoRunner(Runner):
 
             devices = ov.Core().available_devices
         except Exception as exc:  # a broken install can raise more than ImportError
-            return False, f"cannot use openvino: {_one_line(exc)}"
+            return False, f"cannot use openvino: {one_line(exc, last=True)}"
         if DEVICE not in devices:
             return False, f"openvino {ov.__version__} sees no CPU device (has {devices})"
         return True, f"openvino {ov.__version__} on {DEVICE}"
@@ -114,7 +108,7 @@ class OpenVinoRunner(Runner):
                 )
             }
         except Exception as exc:
-            msg = f"openvino runner: cannot compile {path.name}: {_one_line(exc)}"
+            msg = f"openvino runner: cannot compile {path.name}: {one_line(exc, last=True)}"
             raise RunnerError(msg) from exc
         if len(compiled.inputs) != 1 or len(compiled.outputs) != 1:
             raise RunnerError("openvino runner supports single-input, single-output models")
@@ -141,7 +135,7 @@ class OpenVinoRunner(Runner):
             # OpenVINO writes into this array, so infer() returns it with no copy or lookup.
             request.set_output_tensor(ov.Tensor(out, shared_memory=True))
         except Exception as exc:
-            raise RunnerError(f"openvino runner: cannot stage: {_one_line(exc)}") from exc
+            raise RunnerError(f"openvino runner: cannot stage: {one_line(exc, last=True)}") from exc
         return _Staged(request, x, out)
 
     def infer(self, staged: _Staged) -> np.ndarray:
@@ -149,7 +143,7 @@ class OpenVinoRunner(Runner):
         try:
             self._infer(staged.request)
         except Exception as exc:
-            raise RunnerError(f"openvino runner: inference failed: {_one_line(exc)}") from exc
+            raise RunnerError(f"openvino runner: inference failed: {one_line(exc, last=True)}") from exc
         return staged.outputs
 
     def describe(self) -> RunnerDescription:
