@@ -8,6 +8,7 @@ from triggerbench.schema import (
     SCHEMA_VERSION,
     BenchmarkRecord,
     ErrorInfo,
+    FpgaFigures,
     PerformanceFigures,
     PowerFigures,
     json_schema,
@@ -60,8 +61,18 @@ def test_failed_record_must_say_why_and_ok_must_have_figures():
     assert BenchmarkRecord(**_minimal()).schema_version == SCHEMA_VERSION
     with pytest.raises(ValidationError, match="must say why"):
         BenchmarkRecord(**_minimal(error=None))
-    with pytest.raises(ValidationError, match="performance or trigger"):
+    with pytest.raises(ValidationError, match="performance, trigger or fpga"):
         BenchmarkRecord(**_minimal(status="ok", error=None))
+
+
+def test_fpga_only_record_is_ok_and_unmeasured_figures_carry_the_reason():
+    figures = FpgaFigures.with_reason("hls-csynth", "not in the report", latency_cycles=10, lut=2532)
+    assert figures.null_reasons["dsp"] == "not in the report"
+    assert "latency_cycles" not in figures.null_reasons
+    record = BenchmarkRecord(**_minimal(status="ok", error=None, fpga=[figures]))
+    assert record.fpga[0].lut == 2532
+    with pytest.raises(ValidationError, match="null without a reason: method"):
+        FpgaFigures(source="estimate")
 
 
 def test_record_is_frozen_and_round_trips():
@@ -101,6 +112,7 @@ def test_every_figure_name_carries_a_unit():
         "n_samples",
         "n_warmup",
         "repeat_throughput_rel_stdev",
+        "emulated",
     }
     for name in figures:
         assert name in unitless or name.endswith(units), name

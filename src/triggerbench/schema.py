@@ -4,6 +4,11 @@ Format history (bump ``SCHEMA_VERSION`` and add a step to ``results.migrate`` on
 
 - 1: first version (spine): identity, workload, runner, scenario, performance, validity,
   trigger, power, accuracy, fpga, environment, status.
+- 2: FPGA backends: ``fpga`` becomes a list (one entry per source: C-synthesis, Vivado
+  synthesis, co-simulation, RTL testbench, open synthesis, estimate) with best/worst latency,
+  interval range, CARRY, method and details; ``performance.emulated`` marks emulation speed;
+  the ``firmware-report`` scenario (harness ``report``) holds figures read from a tool's reports;
+  workloads may come from an ``hls4ml-project``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Scalar = str | int | float | bool | None
 
@@ -77,7 +82,7 @@ class WorkloadInfo(_Frozen):
     task: str
     model_name: str
     variant: str | None = None
-    source_format: Literal["keras", "onnx"]
+    source_format: Literal["keras", "onnx", "hls4ml-project"]
     artifact_format: str | None = None
     artifact_sha256: str | None = None
     source_sha256: str
@@ -103,8 +108,8 @@ class RunnerInfo(_Frozen):
 class ScenarioInfo(_Frozen):
     """How queries were issued (LoadGen scenario, tight loop or trigger stream) and its settings."""
 
-    name: Literal["single-stream", "multi-stream", "server", "offline", "trigger"]
-    harness: Literal["tight-loop", "loadgen", "trigger-stream"]
+    name: Literal["single-stream", "multi-stream", "server", "offline", "trigger", "firmware-report"]
+    harness: Literal["tight-loop", "loadgen", "trigger-stream", "report"]
     settings: dict[str, Scalar] = Field(default_factory=dict)
 
 
@@ -127,6 +132,11 @@ class PerformanceFigures(_WithNullReasons):
     harness_overhead_per_query_s: float | None = None
     repeat_throughput_rel_stdev: float | None = Field(
         default=None, description="Relative stdev of throughput across repeated windows."
+    )
+    emulated: bool = Field(
+        default=False,
+        description="True when these figures time a software emulation of hardware (hls4ml "
+        "C-simulation, Verilator RTL simulation) on the host CPU: never the device's speed.",
     )
 
 
@@ -181,25 +191,51 @@ class AccuracyFigures(_WithNullReasons):
     task_metrics: dict[str, float] = Field(default_factory=dict)
 
 
-class FpgaFigures(_WithNullReasons):
-    """FPGA resources and latency, with the part's totals (filled by the FPGA backends)."""
+FpgaSource = Literal["hls-csynth", "hls-cosim", "vivado-synth", "rtl-testbench", "open-synthesis", "estimate"]
 
-    source: str
+
+class FpgaFigures(_WithNullReasons):
+    """One set of FPGA latency / resource figures from one source, with the part's totals.
+
+    Sources: ``hls-csynth`` (HLS C-synthesis estimate), ``hls-cosim`` (C/RTL co-simulation),
+    ``vivado-synth`` (post-synthesis utilisation), ``rtl-testbench`` (clock edges counted in an RTL
+    simulation), ``open-synthesis`` (Yosys, no timing closure), ``estimate`` (analytic, see
+    ``method``). Latency and interval are worst case; ``*_best_*`` / ``*_min_*`` the best case.
+    """
+
+    source: FpgaSource
+    method: str | None = Field(default=None, description="How the figures were obtained.")
     part: str | None = None
-    clock_period_ns: float | None = None
+    clock_period_ns: float | None = Field(
+        default=None, description="Clock the latency in seconds is computed at (estimated or target)."
+    )
+    target_clock_period_ns: float | None = None
     latency_cycles: int | None = None
+    latency_best_cycles: int | None = None
     latency_s: float | None = None
     interval_cycles: int | None = None
+    interval_min_cycles: int | None = None
     lut: int | None = None
     ff: int | None = None
     dsp: int | None = None
-    bram: float | None = None
+    bram: float | None = Field(default=None, description="BRAM in 18K blocks.")
     uram: int | None = None
+    carry: int | None = None
     lut_available: int | None = None
     ff_available: int | None = None
     dsp_available: int | None = None
     bram_available: float | None = None
     uram_available: int | None = None
+    details: dict[str, Scalar] = Field(default_factory=dict, description="Flow-specific extras.")
+
+    @classmethod
+    def with_reason(cls, source: str, reason: str, **figures: Any) -> FpgaFigures:
+        """Build a section whose figures not given (or given as None) are null for ``reason``."""
+        reasons = dict(figures.pop("null_reasons", {}))
+        for name in cls.model_fields:
+            if name not in ("source", "null_reasons", "details") and figures.get(name) is None:
+                reasons.setdefault(name, reason)
+        return cls(source=source, null_reasons=reasons, **figures)
 
 
 class Environment(_Frozen):
@@ -231,7 +267,7 @@ def _utc_now() -> datetime:
 class BenchmarkRecord(_Frozen):
     """One measurement of one workload on one runner in one scenario."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[2] = SCHEMA_VERSION
     run_id: str = Field(default_factory=_new_run_id)
     timestamp_utc: datetime = Field(default_factory=_utc_now)
     status: Status
@@ -252,7 +288,7 @@ class BenchmarkRecord(_Frozen):
         },
     )
     accuracy: AccuracyFigures | None = None
-    fpga: FpgaFigures | None = None
+    fpga: list[FpgaFigures] = Field(default_factory=list)
     environment: Environment
     warnings: list[str] = Field(default_factory=list)
 
@@ -260,8 +296,8 @@ class BenchmarkRecord(_Frozen):
     def _status_matches_content(self) -> BenchmarkRecord:
         if self.status is not Status.OK and self.error is None:
             raise ValueError(f"a {self.status.value} record must say why in 'error'")
-        if self.status is Status.OK and self.performance is None and self.trigger is None:
-            raise ValueError("an ok record must hold performance or trigger figures")
+        if self.status is Status.OK and self.performance is None and self.trigger is None and not self.fpga:
+            raise ValueError("an ok record must hold performance, trigger or fpga figures")
         return self
 
 

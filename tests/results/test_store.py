@@ -62,6 +62,20 @@ def test_golden_v1_record_stays_readable():
     assert record.performance.latency_p99_s == pytest.approx(2e-3)
 
 
+def test_v1_fpga_section_becomes_a_one_entry_list(tmp_path):
+    raw = json.loads((GOLDEN / "record-v1.json").read_text())
+    raw["fpga"] = {"source": "estimate", "lut": 12, "null_reasons": {}}
+    for name in ("part", "clock_period_ns", "latency_cycles", "latency_s", "interval_cycles", "ff", "dsp"):
+        raw["fpga"]["null_reasons"][name] = "not in v1 test"
+    for name in ("bram", "uram", "lut_available", "ff_available", "dsp_available", "bram_available"):
+        raw["fpga"]["null_reasons"][name] = "not in v1 test"
+    raw["fpga"]["null_reasons"]["uram_available"] = "not in v1 test"
+    (tmp_path / "v1.json").write_text(json.dumps(raw))
+    (record,) = load_records([tmp_path / "v1.json"])
+    assert [f.lut for f in record.fpga] == [12]
+    assert record.performance.emulated is False
+
+
 def test_newer_schema_is_refused_with_a_clear_message(tmp_path):
     raw = make_record().model_dump(mode="json")
     raw["schema_version"] = SCHEMA_VERSION + 1

@@ -192,9 +192,18 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
         outcome = _run_scenario(query, ctx, job, log_dir)
         window = meter.stop() if meter is not None else None
         description = runner.describe()
+        fpga = runner.fpga_figures()
     finally:
         runner.close()
-    n_samples = outcome.performance.n_samples if outcome.performance else None
+    performance = outcome.performance
+    emulation_note = []
+    if performance is not None and description.emulated:
+        performance = performance.model_copy(update={"emulated": True})
+        emulation_note = [
+            f"{description.backend} runs a software emulation of the hardware: its speed is the "
+            "emulator's on this CPU, not the FPGA's (the fpga section holds firmware latency)"
+        ]
+    n_samples = performance.n_samples if performance else None
     power = _power_figures(meter, meter_reason, window, n_samples)
     problems = (
         environment.load_problems(env)
@@ -202,6 +211,7 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
         + power_problems(power)
         + _oversubscription_problems(job, description.threads, env)
     )
+    notes = problems + emulation_note
     for problem in problems:
         warnings.warn(f"{job.runner}/{job.scenario}: {problem}", TriggerbenchUnstableWarning, stacklevel=3)
     return BenchmarkRecord(
@@ -223,13 +233,14 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
             harness=outcome.harness,  # type: ignore[arg-type]
             settings=outcome.settings,
         ),
-        performance=outcome.performance,
+        performance=performance,
         validity=outcome.validity,
         trigger=outcome.trigger,
         power=power,
         accuracy=accuracy,
+        fpga=fpga,
         environment=env,
-        warnings=problems,
+        warnings=notes,
     )
 
 

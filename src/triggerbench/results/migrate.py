@@ -11,8 +11,22 @@ from typing import Any
 from triggerbench.errors import SchemaVersionError
 from triggerbench.schema import SCHEMA_VERSION
 
+
+def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
+    """``fpga`` became a list of figure sets, each naming its source."""
+    fpga = raw.get("fpga")
+    if fpga is not None:
+        reasons = fpga.setdefault("null_reasons", {})
+        added = ("method", "target_clock_period_ns", "latency_best_cycles", "interval_min_cycles", "carry")
+        for name in added:
+            if fpga.get(name) is None:
+                reasons.setdefault(name, "not recorded by schema version 1")
+    raw["fpga"] = [] if fpga is None else [fpga]
+    return raw
+
+
 #: version -> function that turns a record of that version into the next version.
-STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
 def migrate(raw: dict[str, Any], source: str = "record") -> dict[str, Any]:

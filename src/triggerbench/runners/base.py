@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from triggerbench.models.artifact import ModelArtifact
+from triggerbench.schema import FpgaFigures
 
 
 def one_line(exc: BaseException, last: bool = False) -> str:
@@ -41,6 +42,9 @@ class RunnerDescription:
     precision: str | None
     threads: int | None
     settings: dict[str, Any] = field(default_factory=dict)
+    #: True when ``infer`` runs a software emulation of hardware (C-simulation, RTL simulation):
+    #: its speed is then the emulator's, and the record says so.
+    emulated: bool = False
 
 
 class Runner(abc.ABC):
@@ -86,6 +90,10 @@ class Runner(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, most runners hold nothing to free
         """Release the backend's resources."""
+
+    def fpga_figures(self) -> list[FpgaFigures]:
+        """FPGA latency / resources the prepared backend knows (reports, testbench, estimate)."""
+        return []
 
     def profile(self, staged: Any) -> list[dict[str, Any]] | None:
         """Per-layer timings, where the backend can give them (a later issue fills this)."""
