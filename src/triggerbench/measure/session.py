@@ -186,7 +186,7 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
             ctx.task_metrics(),
         )
         query = functools.partial(runner.infer, _staged_batch(runner, ctx, job.batch_size))
-        meter, meter_reason = default_meter()
+        meter, meter_reason = runner.power_meter() or default_meter()
         if meter is not None:
             meter.start()
         outcome = _run_scenario(query, ctx, job, log_dir)

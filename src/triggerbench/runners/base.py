@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from triggerbench.models.artifact import ModelArtifact
+from triggerbench.power.base import PowerMeter
 from triggerbench.schema import FpgaFigures
 
 
@@ -90,6 +91,14 @@ class Runner(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, most runners hold nothing to free
         """Release the backend's resources."""
+
+    def power_meter(self) -> tuple[PowerMeter | None, str] | None:
+        """The meter that covers this backend's device (e.g. XRT for an Alveo card).
+
+        ``None`` (the default) pairs the runner with the host's CPU meter; ``(None, reason)`` says
+        the device has a meter that cannot be read here, and why.
+        """
+        return None
 
     def fpga_figures(self) -> list[FpgaFigures]:
         """FPGA latency / resources the prepared backend knows (reports, testbench, estimate)."""
