@@ -10,6 +10,7 @@ import numpy as np
 
 from triggerbench.runners.base import RunnerDescription
 from triggerbench.runners.null import NullRunner
+from triggerbench.schema import FpgaFigures
 
 
 class CopyRunner(NullRunner):
@@ -75,3 +76,19 @@ class BadDescriptionRunner(NullRunner):
 
     def describe(self) -> RunnerDescription:
         return RunnerDescription("bad", "0", "cpu", "f32", 1, settings={"providers": ["A", "B"]})
+
+
+class EmulatedFpgaRunner(NullRunner):
+    """Echoes its backend options and reports FPGA figures, like the firmware runners do."""
+
+    name = "emulated"
+
+    def prepare(self, artifact, options) -> None:
+        super().prepare(artifact, options)
+        self.extra = dict(options.extra)
+
+    def describe(self) -> RunnerDescription:
+        return RunnerDescription("emulated", "0", "cpu-emulation", "ap_fixed", 1, self.extra, emulated=True)
+
+    def fpga_figures(self) -> list[FpgaFigures]:
+        return [FpgaFigures.with_reason("estimate", "not estimated", method="test", latency_cycles=4)]

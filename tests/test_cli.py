@@ -74,6 +74,7 @@ def bad(tmp_path_factory):
             ["--workload", "standin-cnn", "--runner", "null", "--set", "deadline_s=-1"],
             "--set deadline_s: Input should be greater than 0",
         ),
+        (["--workload", "standin-cnn", "--runner", "null", "-O", "reuse_factor"], "use KEY=VALUE"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(bad, tmp_path, args, message):
@@ -187,3 +188,10 @@ def test_shipped_quantized_student_runs_on_keras_and_onnxruntime(tmp_path):
     assert frame.loc["onnxruntime", "accuracy.max_abs_diff"] < 1e-4
     assert frame.loc["keras", "accuracy.task_metrics.pt_resolution_frac"] > 0
     assert frame.loc["keras", "workload.variant"] == "qstudent-4bit-kd"
+
+
+def test_runner_options_are_typed_where_they_look_like_numbers():
+    from triggerbench.cli import _runner_options
+
+    parsed = _runner_options(["reuse_factor=4", "clock_period_ns=3.3", "part=xcu50", "stream=true"])
+    assert parsed == {"reuse_factor": 4, "clock_period_ns": 3.3, "part": "xcu50", "stream": True}

@@ -76,6 +76,24 @@ def _override(settings, assignments: list[str]):
         raise UserInputError(f"--set {err['loc'][0]}: {err['msg']}") from None
 
 
+def _runner_options(assignments: list[str]) -> dict[str, str | int | float | bool]:
+    """Parse ``--option KEY=VALUE``: numbers and true/false become typed, the rest stay text.
+
+    Each runner checks its own keys when it is prepared (unknown keys fail that runner).
+    """
+    options: dict[str, str | int | float | bool] = {}
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserInputError(f"--option {item!r}: use KEY=VALUE")
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = value
+        options[key] = parsed if isinstance(parsed, str | int | float | bool) else value
+    return options
+
+
 def _resolve_ints(values: list[str], what: str) -> list[int]:
     try:
         ints = [int(v) for v in values]
@@ -111,6 +129,10 @@ def run(
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Measurement setting KEY=VALUE, e.g. deadline_s=1e-5 (repeatable)."),
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", "-O", help="Backend setting KEY=VALUE, e.g. reuse_factor=4 (repeatable)."),
     ] = None,
     isolate: Annotated[bool, typer.Option(help="Each runner in its own process.")] = True,
 ) -> None:
@@ -160,6 +182,7 @@ def run(
                     batch_size=b,  # type: ignore[arg-type]
                     threads=threads if threads is not None else p.run.threads,
                     precision=precision or p.run.precision,
+                    runner_options={**p.run.runner_options, **_runner_options(option or [])},
                     settings=settings,
                     out_dir=out_dir,
                     timeout_s=p.run.timeout_s,

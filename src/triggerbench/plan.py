@@ -38,6 +38,7 @@ class RunSection(BaseModel):
     harness: Harness = "auto"
     threads: int | None = None
     precision: str = "f32"
+    runner_options: dict[str, str | int | float | bool] = Field(default_factory=dict)
     out: Path | None = None
     timeout_s: float = 1800.0
 

@@ -93,3 +93,14 @@ def test_trigger_warns_when_backend_threads_fill_every_core(standin_ctx, job):
     record = measure_one(standin_ctx, job("null", scenario="trigger"))
     assert record.status == "ok" and record.trigger.n_events > 0
     assert any("competes with the backend's pool" in w for w in record.warnings)
+
+
+def test_runner_options_fpga_figures_and_emulation_reach_the_record(standin_ctx, job):
+    record = measure_one(
+        standin_ctx, job("fake_runners:EmulatedFpgaRunner", runner_options={"reuse_factor": 4})
+    )
+    assert record.status == "ok", record.error
+    assert record.runner.settings == {"reuse_factor": 4}
+    assert record.performance.emulated is True
+    assert any("emulation" in w for w in record.warnings)
+    assert [(f.source, f.latency_cycles) for f in record.fpga] == [("estimate", 4)]

@@ -40,6 +40,8 @@ class Job(BaseModel):
     batch_size: int = 1
     threads: int | None = None
     precision: str = "f32"
+    #: Backend-specific settings (``--option KEY=VALUE``), handed to the runner as ``options.extra``.
+    runner_options: dict[str, str | int | float | bool] = Field(default_factory=dict)
     settings: MeasureSettings = MeasureSettings()
     out_dir: Path = Path("results")
     timeout_s: float = 1800.0

@@ -174,7 +174,12 @@ def measure_one(ctx: Context, job: Job, log_dir: Path | None = None) -> Benchmar
 def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> BenchmarkRecord:
     runner = cls()
     try:
-        options = RunnerOptions(batch_size=job.batch_size, threads=job.threads, precision=job.precision)
+        options = RunnerOptions(
+            batch_size=job.batch_size,
+            threads=job.threads,
+            precision=job.precision,
+            extra=dict(job.runner_options),
+        )
         runner.prepare(ctx.artifact, options)
         accuracy = accuracy_pass(
             runner,
