@@ -1,0 +1,321 @@
+"""Out-of-process worker that runs an xmodel's DPU subgraph through VART (Vitis AI).
+
+This file is self-contained on purpose: it runs inside the Vitis AI 1.4.1 container, whose
+Python is 3.6 and which has ``xir``, ``vart`` and numpy but not triggerbench. Copy this one
+file where the container sees it (or mount it) and start it with that Python::
+
+    docker exec -i vitis-ai python3 /workspace/vart_worker.py
+
+Protocol (JSON lines): the parent writes one request per line on stdin, the worker writes one
+response per line on stdout; logs go to stderr. Arrays travel as
+``{"dtype": "float32", "shape": [...], "b64": base64 of the raw C-order bytes}``.
+
+Requests (``{"op": ...}``) and their responses (``{"ok": true, ...}``):
+
+- ``hello``: Python, numpy, xir and vart versions; after ``load`` also the model's facts.
+- ``load {"xmodel": path, "n_runners": n}``: deserialize the graph, pick the DPU subgraph,
+  create ``n`` runners; answers the DPU batch, input/output shapes and fix points.
+- ``infer {"batch": array}``: float32 ``(n, *input_shape)`` -> ``{"outputs": array,
+  "compute_s": seconds spent in execute_async/wait}``.
+- ``close``: drop the runners and exit.
+
+A failed request answers ``{"ok": false, "error": {"type": ..., "message": one line}}`` and the
+worker keeps serving; only ``close`` or the end of stdin stops it.
+"""
+
+import base64
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+
+import numpy as np
+
+PROTOCOL_VERSION = 1
+
+
+class WorkerError(Exception):
+    """A request the worker cannot serve (bad xmodel, bad batch): answered, not fatal."""
+
+
+def encode_array(array):
+    """Turn an array into the protocol's JSON form (raw bytes in base64)."""
+    array = np.ascontiguousarray(array)
+    return {
+        "dtype": array.dtype.str,
+        "shape": list(array.shape),
+        "b64": base64.b64encode(array.tobytes()).decode("ascii"),
+    }
+
+
+def decode_array(obj):
+    """Rebuild an array from the protocol's JSON form."""
+    try:
+        dtype = np.dtype(obj["dtype"])
+        shape = tuple(int(d) for d in obj["shape"])
+        raw = base64.b64decode(obj["b64"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WorkerError(f"malformed array: {exc}") from None
+    if len(raw) != dtype.itemsize * int(np.prod(shape)):
+        raise WorkerError(f"array bytes do not match shape {shape} and dtype {dtype}")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape)
+
+
+def _module_version(module):
+    for attr in ("__version__", "version"):
+        value = getattr(module, attr, None)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def dpu_subgraphs(graph):
+    """The child subgraphs whose ``device`` attribute is DPU, in topological order."""
+    root = graph.get_root_subgraph()
+    if root is None or root.is_leaf:
+        return []
+    return [
+        sg
+        for sg in root.toposort_child_subgraph()
+        if sg.has_attr("device") and str(sg.get_attr("device")).upper() == "DPU"
+    ]
+
+
+def _tensor_info(tensor):
+    if not tensor.has_attr("fix_point"):
+        raise WorkerError(f"DPU tensor {tensor.name} has no fix_point attribute")
+    return {
+        "name": tensor.name,
+        "dims": [int(d) for d in tensor.dims],
+        "dtype": str(tensor.dtype),
+        "fix_point": int(tensor.get_attr("fix_point")),
+    }
+
+
+class DpuModel:
+    """The DPU subgraph of one xmodel, with ``n_runners`` VART runners on it.
+
+    The DPU has a fixed batch (the first dim of its input tensor): a request of any size is cut
+    into DPU batches, the last one padded; up to ``n_runners`` batches are in flight at once,
+    each on its own runner with its own preallocated int8 buffers.
+    """
+
+    def __init__(self, xmodel, n_runners):
+        import vart
+        import xir
+
+        if not os.path.isfile(xmodel):
+            raise WorkerError(f"xmodel not found: {xmodel}")
+        if n_runners < 1:
+            raise WorkerError(f"n_runners must be >= 1, got {n_runners}")
+        graph = xir.Graph.deserialize(xmodel)
+        subgraphs = dpu_subgraphs(graph)
+        if not subgraphs:
+            raise WorkerError(f"xmodel has no DPU subgraph: {xmodel}")
+        if len(subgraphs) > 1:
+            raise WorkerError(
+                f"xmodel has {len(subgraphs)} DPU subgraphs; the vart worker runs models compiled to one DPU "
+                "subgraph (layers the DPU lacks split the model)"
+            )
+        self.graph = graph  # the runners refer to the graph's subgraph: keep it alive
+        self.dpu_attrs = {}
+        for attr in ("dpu_name", "dpu_fingerprint"):
+            try:
+                if subgraphs[0].has_attr(attr):
+                    self.dpu_attrs[attr] = str(subgraphs[0].get_attr(attr))
+            except Exception:  # noqa: BLE001 - a descriptive extra, never a reason to fail
+                pass
+        self.runners = [vart.Runner.create_runner(subgraphs[0], "run") for _ in range(n_runners)]
+        ins = self.runners[0].get_input_tensors()
+        outs = self.runners[0].get_output_tensors()
+        if len(ins) != 1 or len(outs) != 1:
+            raise WorkerError(
+                f"DPU subgraph has {len(ins)} inputs and {len(outs)} outputs; "
+                "the vart worker supports one of each"
+            )
+        self.input_info = _tensor_info(ins[0])
+        self.output_info = _tensor_info(outs[0])
+        for info in (self.input_info, self.output_info):
+            if info["dtype"] not in ("xint8", "int8"):
+                raise WorkerError("DPU tensor {} is {}, not int8".format(info["name"], info["dtype"]))
+        self.in_dims = tuple(self.input_info["dims"])
+        self.out_dims = tuple(self.output_info["dims"])
+        self.dpu_batch = self.in_dims[0]
+        if self.out_dims[0] != self.dpu_batch:
+            raise WorkerError(f"DPU input batch {self.dpu_batch} != output batch {self.out_dims[0]}")
+        self.in_scale = 2.0 ** self.input_info["fix_point"]
+        self.out_scale = 2.0 ** -self.output_info["fix_point"]
+        self.in_size = int(np.prod(self.in_dims[1:]))
+        self.out_size = int(np.prod(self.out_dims[1:]))
+        self.buffers = [
+            (np.zeros(self.in_dims, np.int8, order="C"), np.zeros(self.out_dims, np.int8, order="C"))
+            for _ in self.runners
+        ]
+
+    def describe(self):
+        """Facts the parent checks against its model and records."""
+        facts = {
+            "dpu_batch": self.dpu_batch,
+            "n_runners": len(self.runners),
+            "input": self.input_info,
+            "output": self.output_info,
+        }
+        facts.update(self.dpu_attrs)
+        return facts
+
+    def infer(self, batch):
+        """Run float inputs ``(n, ...)`` through the DPU; return float32 ``(n, out_size)`` and DPU s."""
+        n = batch.shape[0]
+        if n < 1 or batch[0].size != self.in_size:
+            raise WorkerError(
+                f"batch of shape {list(batch.shape)} does not fit the DPU input "
+                f"{list(self.in_dims)} (batch, {self.in_size} values each)"
+            )
+        # The DPU reads int8 at 2**fix_point: round to nearest, saturate like the quantizer.
+        q = np.clip(np.rint(batch.reshape(n, self.in_size) * self.in_scale), -128, 127).astype(np.int8)
+        out = np.empty((n, self.out_size), np.float32)
+        compute_s = 0.0
+        b = self.dpu_batch
+        starts = list(range(0, n, b))
+        for wave in range(0, len(starts), len(self.runners)):
+            chunks = []
+            for slot, start in enumerate(starts[wave : wave + len(self.runners)]):
+                stop = min(start + b, n)
+                flat = self.buffers[slot][0].reshape(b, self.in_size)
+                flat[: stop - start] = q[start:stop]
+                flat[stop - start :] = 0  # padding rows: their outputs are dropped
+                chunks.append((slot, start, stop))
+            t0 = time.perf_counter()
+            jobs = []
+            for slot, _start, _stop in chunks:
+                in_buf, out_buf = self.buffers[slot]
+                job = self.runners[slot].execute_async([in_buf], [out_buf])
+                _check_status(job, "execute_async")
+                jobs.append((slot, job))
+            for slot, job in jobs:
+                _check_status(self.runners[slot].wait(job), "wait")
+            compute_s += time.perf_counter() - t0
+            for slot, start, stop in chunks:
+                out_buf = self.buffers[slot][1].reshape(b, self.out_size)
+                out[start:stop] = out_buf[: stop - start] * self.out_scale
+        return out, compute_s
+
+    def close(self):
+        """Drop the runners (VART frees the device buffers with them)."""
+        self.runners = []
+
+
+def _check_status(result, call):
+    # VART returns (job_id, status) from execute_async and a status from wait; 0 is success.
+    status = result[1] if isinstance(result, (tuple, list)) else result
+    if isinstance(status, int) and status != 0:
+        raise WorkerError(f"VART {call} returned status {status}")
+
+
+class Worker:
+    """Serves requests for one process; holds at most one loaded model."""
+
+    def __init__(self):
+        self.model = None
+
+    def versions(self):
+        """Versions of what runs here (xir/vart may be missing: reported as such)."""
+        info = {
+            "protocol": PROTOCOL_VERSION,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "pid": os.getpid(),
+        }
+        for name in ("xir", "vart"):
+            try:
+                info[name] = _module_version(__import__(name)) or "unknown"
+            except ImportError as exc:
+                info[name] = None
+                info[name + "_error"] = str(exc)
+        return info
+
+    def handle(self, request):
+        """Answer one request (a dict); raises WorkerError for requests it cannot serve."""
+        op = request.get("op")
+        if op == "hello":
+            reply = self.versions()
+            if self.model is not None:
+                reply["model"] = self.model.describe()
+            return reply
+        if op == "load":
+            if self.model is not None:
+                self.model.close()
+                self.model = None
+            try:
+                n_runners = int(request.get("n_runners", 1))
+            except (TypeError, ValueError):
+                raise WorkerError("n_runners must be a whole number") from None
+            self.model = DpuModel(str(request.get("xmodel", "")), n_runners)
+            return {"model": self.model.describe()}
+        if op == "infer":
+            if self.model is None:
+                raise WorkerError("infer before load")
+            batch = decode_array(request.get("batch") or {})
+            outputs, compute_s = self.model.infer(batch.astype(np.float32, copy=False))
+            return {"outputs": encode_array(outputs), "compute_s": compute_s}
+        if op == "close":
+            if self.model is not None:
+                self.model.close()
+            self.model = None
+            return {}
+        raise WorkerError(f"unknown op {op!r}")
+
+
+def _one_line(exc):
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else repr(exc)
+
+
+def serve(stdin, out):
+    """Read requests until ``close`` or end of input; write one response line per request."""
+    worker = Worker()
+    for line in stdin:
+        if not line.strip():
+            continue
+        op = None
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict):
+                raise WorkerError("a request must be a JSON object")
+            op = request.get("op")
+            reply = worker.handle(request)
+            reply["ok"] = True
+        except Exception as exc:  # noqa: BLE001 - any failure is answered, the worker lives on
+            if isinstance(exc, WorkerError):
+                sys.stderr.write(f"vart_worker: {exc}\n")
+            else:  # unexpected (VART, numpy): the traceback helps whoever reads the stderr tail
+                traceback.print_exc(file=sys.stderr)
+            sys.stderr.flush()
+            reply = {"ok": False, "error": {"type": type(exc).__name__, "message": _one_line(exc)}}
+        out.write((json.dumps(reply) + "\n").encode("utf-8"))
+        out.flush()
+        if op == "close":
+            break
+
+
+def main():
+    """Keep the protocol channel clean: stdout (fd 1) is moved to stderr for everyone else.
+
+    VART and XRT print from C++ straight to fd 1; any such line would corrupt the framing, so
+    the worker keeps a private duplicate of the original stdout and points fd 1 at stderr.
+    """
+    channel = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    stdin = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
+    try:
+        serve(stdin, channel)
+    finally:
+        channel.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

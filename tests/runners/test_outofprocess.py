@@ -1,0 +1,138 @@
+"""The generic out-of-process channel: answers, worker errors, crashes, hangs, bad commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from triggerbench.errors import RunnerError
+from triggerbench.runners.outofprocess import WorkerProcess, decode_array, encode_array, split_command
+
+#: A minimal worker speaking the protocol: echoes arrays doubled, misbehaves on request.
+ECHO_WORKER = textwrap.dedent(
+    """
+    import base64, json, os, sys, time
+    import numpy as np
+    for line in sys.stdin:
+        req = json.loads(line)
+        op = req["op"]
+        if op == "double":
+            a = req["a"]
+            x = np.frombuffer(base64.b64decode(a["b64"]), a["dtype"]).reshape(a["shape"]) * 2
+            out = {"ok": True, "a": {"dtype": x.dtype.str, "shape": list(x.shape),
+                   "b64": base64.b64encode(x.tobytes()).decode()}}
+        elif op == "fail":
+            out = {"ok": False, "error": {"type": "ValueError", "message": "bad thing"}}
+        elif op == "garbage":
+            sys.stdout.write("this is not json\\n"); sys.stdout.flush(); continue
+        elif op == "die":
+            sys.stderr.write("dying words\\n"); sys.stderr.flush(); os._exit(3)
+        elif op == "hang":
+            time.sleep(3600)
+        elif op == "close":
+            print(json.dumps({"ok": True})); sys.stdout.flush(); break
+        else:
+            out = {"ok": True, "pid": os.getpid()}
+        print(json.dumps(out)); sys.stdout.flush()
+    """
+)
+
+
+@pytest.fixture
+def echo(tmp_path):
+    script = tmp_path / "echo_worker.py"
+    script.write_text(ECHO_WORKER)
+    worker = WorkerProcess([sys.executable, str(script)], timeout_s=20, name="echo worker")
+    worker.start()
+    yield worker
+    worker.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0); its state in /proc says it is gone
+    with open(f"/proc/{pid}/stat") as fh:
+        return fh.read().split(")")[-1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8", "float64"])
+def test_arrays_round_trip_through_the_worker(echo, dtype):
+    x = (np.arange(24).reshape(2, 3, 4) - 12).astype(dtype)
+    reply = echo.request("double", a=encode_array(x))
+    out = decode_array(reply["a"])
+    assert out.dtype == x.dtype and out.shape == x.shape
+    np.testing.assert_array_equal(out, x * 2)
+
+
+def test_a_worker_error_is_raised_and_the_worker_lives_on(echo):
+    with pytest.raises(RunnerError, match="echo worker fail: ValueError: bad thing"):
+        echo.request("fail")
+    assert echo.request("hello")["pid"] == echo.pid
+
+
+def test_a_line_that_is_not_json_is_an_error(echo):
+    with pytest.raises(RunnerError, match="not JSON"):
+        echo.request("garbage")
+
+
+def test_a_worker_that_dies_reports_its_exit_code_and_stderr(echo):
+    with pytest.raises(RunnerError, match=r"exited with code 3 during 'die'.*\n.*dying words"):
+        echo.request("die")
+    assert not echo.running
+    with pytest.raises(RunnerError, match="not started"):
+        echo.request("hello")
+
+
+def test_a_hung_worker_times_out_and_is_killed(echo):
+    pid = echo.pid
+    t0 = time.monotonic()
+    with pytest.raises(RunnerError, match=r"no answer to 'hang' within 0.5 s; killed it"):
+        echo.request("hang", timeout_s=0.5)
+    assert time.monotonic() - t0 < 5
+    assert not _alive(pid)
+
+
+def test_close_asks_then_the_process_is_gone(echo):
+    pid = echo.pid
+    echo.close()
+    assert not echo.running and not _alive(pid)
+
+
+def test_a_command_that_does_not_exist_is_an_error():
+    worker = WorkerProcess("/nonexistent/python3 -m nothing", name="vart worker")
+    with pytest.raises(
+        RunnerError, match="vart worker: cannot start /nonexistent/python3 -m nothing: No such file"
+    ):
+        worker.start()
+
+
+def test_a_worker_that_exits_at_once_is_an_error():
+    worker = WorkerProcess(
+        [sys.executable, "-c", "import sys; sys.stderr.write('no vart here'); sys.exit(2)"]
+    )
+    worker.start()
+    with pytest.raises(RunnerError, match=r"exited with code 2 during 'hello'.*\n.*no vart here"):
+        worker.request("hello", timeout_s=20)
+
+
+def test_commands_are_split_like_a_shell():
+    assert split_command("docker exec -i 'vitis ai' python3 /w/x.py") == [
+        "docker",
+        "exec",
+        "-i",
+        "vitis ai",
+        "python3",
+        "/w/x.py",
+    ]
+    with pytest.raises(RunnerError, match="empty"):
+        split_command("  ")
+    with pytest.raises(RunnerError, match="cannot parse"):
+        split_command("python3 'unclosed")
