@@ -1,9 +1,18 @@
-"""Power meters (RAPL now; NVML and XRT come with their backends) and their common contract."""
+"""Power meters (RAPL for the host CPU, XRT for Alveo cards; NVML comes later) and their contract."""
 
 from triggerbench.power.base import EnergyWindow, PowerMeter
 from triggerbench.power.rapl import RaplMeter
+from triggerbench.power.xrt import XrtMeter, XrtMeterError, XrtWindow
 
-__all__ = ["EnergyWindow", "PowerMeter", "RaplMeter", "default_meter"]
+__all__ = [
+    "EnergyWindow",
+    "PowerMeter",
+    "RaplMeter",
+    "XrtMeter",
+    "XrtMeterError",
+    "XrtWindow",
+    "default_meter",
+]
 
 
 def default_meter() -> tuple[PowerMeter | None, str]:
