@@ -96,10 +96,11 @@ def _int8_workload(base: Workload, task: str) -> Workload:
 
     def build() -> Path:
         from triggerbench.models import ship
-        from triggerbench.models.int8 import quantize_int8
+        from triggerbench.models.int8 import RECIPE, quantize_int8
 
         float_artifact = base.artifact()
-        out = cache_dir() / "workloads" / f"{base.name}-int8-{float_artifact.source_sha256[:12]}.onnx"
+        key = f"{base.name}-int8-{RECIPE}-{float_artifact.source_sha256[:12]}"
+        out = cache_dir() / "workloads" / f"{key}.onnx"
         if not out.exists():
             out.parent.mkdir(parents=True, exist_ok=True)
             calibration, _ = ship.evaluation_sample(task, INT8_CALIBRATION_EVENTS, INT8_CALIBRATION_SEED)
@@ -132,8 +133,10 @@ def _all() -> dict[str, Workload]:
     }
     for name, meta in shipped.manifest()["models"].items():
         found[name] = _shipped_workload(name, meta)
-    if "llp-vgg" in found:
-        found["llp-vgg-int8"] = _int8_workload(found["llp-vgg"], "llp")
+    for name, meta in shipped.manifest()["models"].items():
+        # The HGQ2 students are quantized already; INT8 PTQ applies to the float models.
+        if not meta["variant"].startswith("qstudent"):
+            found[f"{name}-int8"] = _int8_workload(found[name], _short_task(meta["task"]))
     if "muon-l0-student-kd" in found:
         for suffix, sparsity in PRUNED_SPARSITIES.items():
             w = _pruned_workload(found["muon-l0-student-kd"], suffix, sparsity)
@@ -142,6 +145,19 @@ def _all() -> dict[str, Workload]:
 
 
 WORKLOADS: dict[str, Workload] = _all()
+
+
+def agreement_metrics(task: str) -> Callable[[np.ndarray, np.ndarray], dict[str, float]] | None:
+    """How a model's decisions agree with the float reference's, for tasks that take one.
+
+    Called with ``(reference, outputs)``; the L0 trigger's decision is predicted pT > 10 GeV.
+    The LLP regression has no decision, so it has none (its drop shows in ``lr_resolution_m``).
+    """
+    if task.startswith("muon-l0"):
+        from triggerbench.models.int8 import l0_decision_agreement
+
+        return l0_decision_agreement
+    return None
 
 
 def get(name: str) -> Workload:
