@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import textwrap
@@ -11,34 +12,35 @@ import numpy as np
 import pytest
 
 from triggerbench.errors import RunnerError
-from triggerbench.runners.outofprocess import WorkerProcess, decode_array, encode_array, split_command
+from triggerbench.runners.outofprocess import WorkerProcess, encode_message, split_command
 
-#: A minimal worker speaking the protocol: echoes arrays doubled, misbehaves on request.
+#: A minimal worker on the protocol (vart_worker's framing): doubles arrays, misbehaves on request.
 ECHO_WORKER = textwrap.dedent(
     """
-    import base64, json, os, sys, time
-    import numpy as np
-    for line in sys.stdin:
-        req = json.loads(line)
+    import os, sys, time
+    from triggerbench.workers.vart_worker import read_message, write_message
+    out = os.fdopen(os.dup(1), "wb")
+    while True:
+        req = read_message(sys.stdin.buffer)
+        if req is None:
+            break
         op = req["op"]
         if op == "double":
-            a = req["a"]
-            x = np.frombuffer(base64.b64decode(a["b64"]), a["dtype"]).reshape(a["shape"]) * 2
-            out = {"ok": True, "a": {"dtype": x.dtype.str, "shape": list(x.shape),
-                   "b64": base64.b64encode(x.tobytes()).decode()}}
+            write_message(out, {"ok": True, "a": req["a"] * 2, "b": req["b"][::-1].copy(), "n": 7})
         elif op == "fail":
-            out = {"ok": False, "error": {"type": "ValueError", "message": "bad thing"}}
+            write_message(out, {"ok": False, "error": {"type": "ValueError", "message": "bad thing"}})
         elif op == "garbage":
-            sys.stdout.write("this is not json\\n"); sys.stdout.flush(); continue
+            out.write(b"this is not json\\n"); out.flush()
         elif op == "die":
             sys.stderr.write("dying words\\n"); sys.stderr.flush(); os._exit(3)
         elif op == "hang":
             time.sleep(3600)
+        elif op == "stop_reading":
+            write_message(out, {"ok": True}); time.sleep(3600)
         elif op == "close":
-            print(json.dumps({"ok": True})); sys.stdout.flush(); break
+            write_message(out, {"ok": True}); break
         else:
-            out = {"ok": True, "pid": os.getpid()}
-        print(json.dumps(out)); sys.stdout.flush()
+            write_message(out, {"ok": True, "pid": os.getpid()})
     """
 )
 
@@ -66,10 +68,18 @@ def _alive(pid: int) -> bool:
 @pytest.mark.parametrize("dtype", ["float32", "int8", "float64"])
 def test_arrays_round_trip_through_the_worker(echo, dtype):
     x = (np.arange(24).reshape(2, 3, 4) - 12).astype(dtype)
-    reply = echo.request("double", a=encode_array(x))
-    out = decode_array(reply["a"])
-    assert out.dtype == x.dtype and out.shape == x.shape
-    np.testing.assert_array_equal(out, x * 2)
+    big = np.random.default_rng(0).random((64, 9, 384, 1), dtype=np.float32)  # > one pipe buffer
+    reply = echo.request("double", a=x, b=big)
+    assert reply["a"].dtype == x.dtype and reply["a"].shape == x.shape and reply["n"] == 7
+    np.testing.assert_array_equal(reply["a"], x * 2)
+    np.testing.assert_array_equal(reply["b"], big[::-1])
+
+
+def test_messages_frame_arrays_after_the_json_line():
+    data = encode_message({"op": "x", "a": np.array([1, 2], np.int8), "k": 1})
+    line, _, rest = data.partition(b"\n")
+    assert json.loads(line) == {"op": "x", "arrays": ["a"], "a": {"dtype": "|i1", "shape": [2]}, "k": 1}
+    assert rest == b"\x01\x02"
 
 
 def test_a_worker_error_is_raised_and_the_worker_lives_on(echo):
@@ -98,6 +108,15 @@ def test_a_hung_worker_times_out_and_is_killed(echo):
         echo.request("hang", timeout_s=0.5)
     assert time.monotonic() - t0 < 5
     assert not _alive(pid)
+
+
+def test_a_worker_that_stops_reading_cannot_block_the_write(echo):
+    big = np.zeros(8 << 20, np.uint8)  # 8 MiB: far more than a pipe holds
+    echo.request("stop_reading")  # answers, then sleeps without reading stdin
+    t0 = time.monotonic()
+    with pytest.raises(RunnerError, match="no answer to 'big' within 0.5 s"):
+        echo.request("big", timeout_s=0.5, blob=big)
+    assert time.monotonic() - t0 < 5
 
 
 def test_close_asks_then_the_process_is_gone(echo):

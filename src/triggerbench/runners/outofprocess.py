@@ -1,21 +1,23 @@
-"""Parent side of an out-of-process worker: start it, talk JSON lines, time out, kill.
+"""Parent side of an out-of-process worker: start it, exchange messages, time out, kill.
 
-A worker is any program that reads one JSON request per line on stdin and writes one JSON
-response per line on stdout (``{"ok": true, ...}`` or ``{"ok": false, "error": {"type",
-"message"}}``), logging to stderr. It may run in another Python (a vendor container's), so
-the command is configurable; a worker that crashes takes only itself down.
+A worker is any program that reads one message per request on stdin and answers one message
+on stdout (``{"ok": true, ...}`` or ``{"ok": false, "error": {"type", "message"}}``), logging
+to stderr. A message is one JSON line followed by the raw C-order bytes of the arrays it lists
+under ``"arrays"`` (each such field holds ``{"dtype", "shape"}``); ``vart_worker`` has the
+worker side. The worker may run in another Python (a vendor container's), so the command is
+configurable; a worker that crashes takes only itself down.
 
 Example::
 
     with WorkerProcess("docker exec -i vitis-ai python3 /workspace/vart_worker.py") as w:
         w.request("load", xmodel="/workspace/llp.xmodel", n_runners=4)
-        reply = w.request("infer", batch=encode_array(x))
+        outputs = w.request("infer", batch=x)["outputs"]
 """
 
 from __future__ import annotations
 
-import base64
 import collections
+import fcntl
 import json
 import os
 import selectors
@@ -23,7 +25,7 @@ import shlex
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,25 +36,41 @@ from triggerbench.errors import RunnerError
 STDERR_TAIL_LINES = 20
 
 
-def encode_array(array: np.ndarray) -> dict[str, Any]:
-    """An array in the protocol's JSON form: dtype, shape and the raw C-order bytes in base64."""
-    array = np.ascontiguousarray(array)
-    return {
-        "dtype": array.dtype.str,
-        "shape": list(array.shape),
-        "b64": base64.b64encode(array.data).decode("ascii"),
-    }
+#: Pipe capacity asked of Linux (F_SETPIPE_SZ) so a batch crosses in few wake-ups.
+PIPE_BYTES = 1 << 20
 
 
-def decode_array(obj: Mapping[str, Any]) -> np.ndarray:
-    """Rebuild an array sent in the protocol's JSON form."""
+def encode_message(message: Mapping[str, Any]) -> bytes:
+    """A message as bytes: the JSON line, then the raw bytes of its numpy-array values."""
+    header: dict[str, Any] = {}
+    payload: list[np.ndarray] = []
+    for key, value in message.items():
+        if isinstance(value, np.ndarray):
+            value = np.ascontiguousarray(value)
+            payload.append(value)
+            header.setdefault("arrays", []).append(key)
+            header[key] = {"dtype": value.dtype.str, "shape": list(value.shape)}
+        else:
+            header[key] = value
+    return b"".join([(json.dumps(header) + "\n").encode("utf-8"), *(a.tobytes() for a in payload)])
+
+
+def _array_spec(header: Mapping[str, Any], name: str) -> tuple[np.dtype, tuple[int, ...], int]:
     try:
-        dtype = np.dtype(obj["dtype"])
-        shape = tuple(int(d) for d in obj["shape"])
-        raw = base64.b64decode(obj["b64"])
-        return np.frombuffer(raw, dtype=dtype).reshape(shape)
+        dtype = np.dtype(header[name]["dtype"])
+        shape = tuple(int(d) for d in header[name]["shape"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise RunnerError(f"worker sent a malformed array: {type(exc).__name__}: {exc}") from None
+        raise RunnerError(f"worker sent a malformed array {name!r}: {type(exc).__name__}: {exc}") from None
+    return dtype, shape, dtype.itemsize * int(np.prod(shape))
+
+
+def _grow_pipe(fd: int) -> None:
+    """Ask for a larger pipe (Linux); a refusal only costs more wake-ups per batch."""
+    if hasattr(fcntl, "F_SETPIPE_SZ"):
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        except OSError:
+            pass  # above /proc/sys/fs/pipe-max-size for this user
 
 
 def split_command(command: str | Sequence[str]) -> list[str]:
@@ -90,8 +108,10 @@ class WorkerProcess:
         self._env = dict(env) if env is not None else None
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
-        self._buffer = b""
-        self._selector: selectors.BaseSelector | None = None
+        self._buffer = bytearray()
+        self._read_selector: selectors.BaseSelector | None = None
+        self._write_selector: selectors.BaseSelector | None = None
+        self._request_timeout_s = timeout_s
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -112,8 +132,16 @@ class WorkerProcess:
             ) from None
         # Drained by a thread so a chatty worker never blocks on a full stderr pipe.
         threading.Thread(target=self._drain_stderr, args=(self._proc.stderr,), daemon=True).start()
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self._proc.stdout, selectors.EVENT_READ)  # type: ignore[arg-type]
+        self._stdin_fd = self._proc.stdin.fileno()  # type: ignore[union-attr]
+        self._stdout_fd = self._proc.stdout.fileno()  # type: ignore[union-attr]
+        # Non-blocking writes: a worker that stops reading must not block us past the timeout.
+        os.set_blocking(self._stdin_fd, False)
+        for fd in (self._stdin_fd, self._stdout_fd):
+            _grow_pipe(fd)
+        self._read_selector = selectors.DefaultSelector()
+        self._read_selector.register(self._stdout_fd, selectors.EVENT_READ)
+        self._write_selector = selectors.DefaultSelector()
+        self._write_selector.register(self._stdin_fd, selectors.EVENT_WRITE)
 
     def _drain_stderr(self, pipe) -> None:
         for raw in iter(pipe.readline, b""):
@@ -141,10 +169,11 @@ class WorkerProcess:
             return
         if request and proc.poll() is None:
             try:
-                self._send({"op": request})
-                self._read_line(min(grace_s, self.timeout_s), request)
+                self.request(request, timeout_s=min(grace_s, self.timeout_s))
             except RunnerError:
                 pass  # it is going away either way
+        if self._proc is None:  # the request found it dead and cleaned up
+            return
         try:
             proc.stdin.close()  # type: ignore[union-attr]
             proc.wait(grace_s)
@@ -161,9 +190,10 @@ class WorkerProcess:
         self._finish()
 
     def _finish(self) -> None:
-        if self._selector is not None:
-            self._selector.close()
-            self._selector = None
+        for selector in (self._read_selector, self._write_selector):
+            if selector is not None:
+                selector.close()
+        self._read_selector = self._write_selector = None
         if self._proc is not None and self._proc.stdout is not None:
             self._proc.stdout.close()
         self._proc = None
@@ -180,19 +210,21 @@ class WorkerProcess:
 
     def request(self, op: str, timeout_s: float | None = None, **fields: Any) -> dict[str, Any]:
         """Send ``{"op": op, **fields}`` and return the worker's answer (``ok`` removed)."""
-        return self.request_line(self.encode(op, **fields), op, timeout_s)
+        return self.request_bytes(self.encode(op, **fields), op, timeout_s)
 
     @staticmethod
     def encode(op: str, **fields: Any) -> bytes:
-        """A request as the bytes of one line: build it once, send it many times."""
-        return (json.dumps({"op": op, **fields}) + "\n").encode("utf-8")
+        """A request as bytes (arrays included): build it once, send it many times."""
+        return encode_message({"op": op, **fields})
 
-    def request_line(self, line: bytes, op: str, timeout_s: float | None = None) -> dict[str, Any]:
-        """Send one pre-encoded request line (``encode``) and return the answer."""
+    def request_bytes(self, data: bytes, op: str, timeout_s: float | None = None) -> dict[str, Any]:
+        """Send one pre-encoded request (``encode``) and return the answer, arrays decoded."""
         if self._proc is None:
             raise RunnerError(f"{self.name}: not started (or already closed)")
-        self._write(line, op)
-        reply_line = self._read_line(self.timeout_s if timeout_s is None else timeout_s, op)
+        self._request_timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + self._request_timeout_s
+        self._write(data, op, deadline)
+        reply_line = self._read_until(lambda: self._buffer.find(b"\n") + 1, deadline, op)
         try:
             reply = json.loads(reply_line)
         except ValueError:
@@ -201,42 +233,57 @@ class WorkerProcess:
                 f"{self.name}: answered {op!r} with a line that is not JSON: {reply_line[:200]!r}"
             ) from None
         if not isinstance(reply, dict) or "ok" not in reply:
+            self.kill()  # the stream cannot be trusted to be in step any more
             raise RunnerError(f"{self.name}: answered {op!r} without an 'ok' field")
+        for name in reply.pop("arrays", None) or []:
+            dtype, shape, size = _array_spec(reply, name)
+            raw = self._read_until(lambda size=size: size if len(self._buffer) >= size else 0, deadline, op)
+            reply[name] = np.frombuffer(raw, dtype=dtype).reshape(shape)
         if not reply.pop("ok"):
             err = reply.get("error") or {}
             raise RunnerError(f"{self.name} {op}: {err.get('type', 'Error')}: {err.get('message', '')}")
         return reply
 
-    def _send(self, obj: Mapping[str, Any]) -> None:
-        self._write((json.dumps(obj) + "\n").encode("utf-8"), str(obj.get("op")))
+    def _write(self, data: bytes, op: str, deadline: float) -> None:
+        """Write all of ``data`` without blocking past ``deadline`` (a stuck worker stops reading)."""
+        view = memoryview(data)
+        while view:
+            try:
+                sent = os.write(self._stdin_fd, view)
+            except BlockingIOError:
+                sent = 0
+            except OSError:  # EPIPE: the worker is gone
+                raise self._died(op) from None
+            view = view[sent:]
+            if view and not self._wait(selectors.EVENT_WRITE, deadline):
+                raise self._timed_out(op)
 
-    def _write(self, line: bytes, op: str) -> None:
-        assert self._proc is not None and self._proc.stdin is not None
-        try:
-            self._proc.stdin.write(line)
-        except (BrokenPipeError, ValueError, OSError):
-            raise self._died(op) from None
-
-    def _read_line(self, timeout_s: float, op: str) -> bytes:
-        """Read one line from the worker's stdout, waiting at most ``timeout_s`` in total."""
-        assert self._proc is not None and self._selector is not None
-        fd = self._proc.stdout.fileno()  # type: ignore[union-attr]
-        deadline = time.monotonic() + timeout_s
-        while b"\n" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._selector.select(remaining):
-                tail = self.stderr_tail()
-                self.kill()
-                raise RunnerError(
-                    f"{self.name}: no answer to {op!r} within {timeout_s:g} s; killed it"
-                    + (f"; stderr tail:\n{tail}" if tail else "")
-                )
-            chunk = os.read(fd, 1 << 20)
+    def _read_until(self, ready: Callable[[], int], deadline: float, op: str) -> bytes:
+        """Read until ``ready()`` says how many buffered bytes make the item; return them."""
+        assert self._proc is not None
+        while not (n := ready()):
+            if not self._wait(selectors.EVENT_READ, deadline):
+                raise self._timed_out(op)
+            chunk = os.read(self._stdout_fd, PIPE_BYTES)
             if not chunk:
                 raise self._died(op)
             self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line
+        item = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        return item
+
+    def _wait(self, event: int, deadline: float) -> bool:
+        selector = self._read_selector if event == selectors.EVENT_READ else self._write_selector
+        remaining = deadline - time.monotonic()
+        return remaining > 0 and bool(selector.select(remaining))  # type: ignore[union-attr]
+
+    def _timed_out(self, op: str) -> RunnerError:
+        tail = self.stderr_tail()
+        self.kill()
+        return RunnerError(
+            f"{self.name}: no answer to {op!r} within {self._request_timeout_s:g} s; killed it"
+            + (f"; stderr tail:\n{tail}" if tail else "")
+        )
 
     def _died(self, op: str) -> RunnerError:
         """The error for a worker whose pipes closed: its exit code and its last words."""

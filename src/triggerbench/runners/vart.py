@@ -2,9 +2,9 @@
 
 The plain U50 needs Vitis AI <= 1.4.1, whose container has Python 3.6 and TF 2.3, so VART is
 never imported here: ``triggerbench.workers.vart_worker`` (one self-contained file) runs in
-the container's Python and this runner talks to it over JSON lines
-(``runners.outofprocess``). pyxir is not used: it is TVM's front end to the same DPUs and
-itself calls VART; it has not been released since 2022.
+the container's Python and this runner talks to it through ``runners.outofprocess`` (JSON
+lines followed by raw array bytes). pyxir is not used: it is TVM's front end to the same DPUs,
+itself calls VART, and has not been released since 2022.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from triggerbench.errors import RunnerError, RunnerUnavailableError, UserInputEr
 from triggerbench.models.artifact import ModelArtifact, sha256_file
 from triggerbench.power.base import PowerMeter
 from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions
-from triggerbench.runners.outofprocess import WorkerProcess, decode_array, encode_array
+from triggerbench.runners.outofprocess import WorkerProcess
 
 #: The command that starts the worker (e.g. ``docker exec -i vitis-ai python3 /workspace/vart_worker.py``).
 WORKER_ENV = "TRIGGERBENCH_VART_WORKER"
@@ -69,7 +69,7 @@ def _parse_options(extra: dict[str, Any]) -> dict[str, Any]:
 class _Staged(NamedTuple):
     """A batch already framed as the worker's ``infer`` request (framing is staging work)."""
 
-    line: bytes
+    message: bytes
     n: int
 
 
@@ -94,6 +94,8 @@ class VartRunner(Runner):
         self._opts: dict[str, Any] = {}
         self._facts: dict[str, Any] = {}
         self._versions: dict[str, Any] = {}
+        #: Seconds the worker spent in execute_async/wait in the last ``infer`` (overhead studies).
+        self.last_compute_s: float | None = None
 
     @classmethod
     def _local_vart(cls) -> bool:
@@ -195,14 +197,15 @@ class VartRunner(Runner):
                 f"vart runner: batch shape {x.shape} does not match the model input "
                 f"(batch, {', '.join(map(str, self._artifact.input_shape))})"
             )
-        return _Staged(WorkerProcess.encode("infer", batch=encode_array(x)), x.shape[0])
+        return _Staged(WorkerProcess.encode("infer", batch=x), x.shape[0])
 
     def infer(self, staged: _Staged) -> np.ndarray:
         """One round trip: the worker quantizes, runs the DPU, dequantizes; outputs in float32."""
         if self._worker is None:
             raise RunnerError("vart runner: call prepare() before infer()")
-        reply = self._worker.request_line(staged.line, "infer")
-        out = decode_array(reply["outputs"])
+        reply = self._worker.request_bytes(staged.message, "infer")
+        self.last_compute_s = reply.get("compute_s")
+        out = reply["outputs"]
         return out.reshape(staged.n, *self._artifact.output_shape)
 
     def describe(self) -> RunnerDescription:

@@ -6,24 +6,25 @@ file where the container sees it (or mount it) and start it with that Python::
 
     docker exec -i vitis-ai python3 /workspace/vart_worker.py
 
-Protocol (JSON lines): the parent writes one request per line on stdin, the worker writes one
-response per line on stdout; logs go to stderr. Arrays travel as
-``{"dtype": "float32", "shape": [...], "b64": base64 of the raw C-order bytes}``.
+Protocol: each message is one JSON line, followed by the raw C-order bytes of the arrays it
+lists under ``"arrays"`` (each such field holds ``{"dtype": "<f4", "shape": [...]}``), in
+that order. The parent writes requests on stdin, the worker answers each with one message on
+stdout; logs go to stderr. Raw bytes rather than base64 in the JSON: a batch of 64 LLP events
+is 885 kB, which base64 and ``json.loads`` took ~9 ms to decode on a 2-vCPU host.
 
 Requests (``{"op": ...}``) and their responses (``{"ok": true, ...}``):
 
 - ``hello``: Python, numpy, xir and vart versions; after ``load`` also the model's facts.
 - ``load {"xmodel": path, "n_runners": n}``: deserialize the graph, pick the DPU subgraph,
   create ``n`` runners; answers the DPU batch, input/output shapes and fix points.
-- ``infer {"batch": array}``: float32 ``(n, *input_shape)`` -> ``{"outputs": array,
-  "compute_s": seconds spent in execute_async/wait}``.
+- ``infer`` with array ``batch``, float32 ``(n, *input_shape)``: answers array ``outputs``,
+  float32 ``(n, output size)``, and ``compute_s``, the seconds spent in execute_async/wait.
 - ``close``: drop the runners and exit.
 
 A failed request answers ``{"ok": false, "error": {"type": ..., "message": one line}}`` and the
 worker keeps serving; only ``close`` or the end of stdin stops it.
 """
 
-import base64
 import json
 import os
 import platform
@@ -40,27 +41,46 @@ class WorkerError(Exception):
     """A request the worker cannot serve (bad xmodel, bad batch): answered, not fatal."""
 
 
-def encode_array(array):
-    """Turn an array into the protocol's JSON form (raw bytes in base64)."""
-    array = np.ascontiguousarray(array)
-    return {
-        "dtype": array.dtype.str,
-        "shape": list(array.shape),
-        "b64": base64.b64encode(array.tobytes()).decode("ascii"),
-    }
-
-
-def decode_array(obj):
-    """Rebuild an array from the protocol's JSON form."""
+def read_message(stream):
+    """Read one message (a dict, arrays as numpy arrays); None at the end of the stream."""
+    line = stream.readline()
+    if not line:
+        return None
     try:
-        dtype = np.dtype(obj["dtype"])
-        shape = tuple(int(d) for d in obj["shape"])
-        raw = base64.b64decode(obj["b64"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise WorkerError(f"malformed array: {exc}") from None
-    if len(raw) != dtype.itemsize * int(np.prod(shape)):
-        raise WorkerError(f"array bytes do not match shape {shape} and dtype {dtype}")
-    return np.frombuffer(raw, dtype=dtype).reshape(shape)
+        message = json.loads(line.decode("utf-8"))
+    except ValueError as exc:
+        raise WorkerError(f"a message must be one JSON line: {exc}") from None
+    if not isinstance(message, dict):
+        raise WorkerError("a message must be a JSON object")
+    for name in message.get("arrays", []):
+        try:
+            dtype = np.dtype(message[name]["dtype"])
+            shape = tuple(int(d) for d in message[name]["shape"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise WorkerError(f"malformed array {name}: {exc}") from None
+        size = dtype.itemsize * int(np.prod(shape))
+        raw = stream.read(size)
+        if len(raw) != size:
+            raise EOFError(f"stream ended inside array {name}")
+        message[name] = np.frombuffer(raw, dtype=dtype).reshape(shape)
+    return message
+
+
+def write_message(stream, message):
+    """Write one message; numpy array values travel as raw bytes after the JSON line."""
+    header = {}
+    arrays = []
+    for key, value in message.items():
+        if isinstance(value, np.ndarray):
+            value = np.ascontiguousarray(value)
+            arrays.append((key, value))
+            value = {"dtype": value.dtype.str, "shape": list(value.shape)}
+        header[key] = value
+    header["arrays"] = [key for key, _ in arrays]
+    stream.write((json.dumps(header) + "\n").encode("utf-8"))
+    for _, value in arrays:
+        stream.write(value.tobytes())
+    stream.flush()
 
 
 def _module_version(module):
@@ -257,9 +277,11 @@ class Worker:
         if op == "infer":
             if self.model is None:
                 raise WorkerError("infer before load")
-            batch = decode_array(request.get("batch") or {})
+            batch = request.get("batch")
+            if not isinstance(batch, np.ndarray):
+                raise WorkerError("infer needs the array 'batch'")
             outputs, compute_s = self.model.infer(batch.astype(np.float32, copy=False))
-            return {"outputs": encode_array(outputs), "compute_s": compute_s}
+            return {"outputs": outputs, "compute_s": compute_s}
         if op == "close":
             if self.model is not None:
                 self.model.close()
@@ -274,19 +296,19 @@ def _one_line(exc):
 
 
 def serve(stdin, out):
-    """Read requests until ``close`` or end of input; write one response line per request."""
+    """Answer messages until ``close`` or the end of input, one reply message each."""
     worker = Worker()
-    for line in stdin:
-        if not line.strip():
-            continue
+    while True:
         op = None
         try:
-            request = json.loads(line)
-            if not isinstance(request, dict):
-                raise WorkerError("a request must be a JSON object")
+            request = read_message(stdin)
+            if request is None:
+                break
             op = request.get("op")
             reply = worker.handle(request)
             reply["ok"] = True
+        except EOFError:
+            break
         except Exception as exc:  # noqa: BLE001 - any failure is answered, the worker lives on
             if isinstance(exc, WorkerError):
                 sys.stderr.write(f"vart_worker: {exc}\n")
@@ -294,8 +316,7 @@ def serve(stdin, out):
                 traceback.print_exc(file=sys.stderr)
             sys.stderr.flush()
             reply = {"ok": False, "error": {"type": type(exc).__name__, "message": _one_line(exc)}}
-        out.write((json.dumps(reply) + "\n").encode("utf-8"))
-        out.flush()
+        write_message(out, reply)
         if op == "close":
             break
 
@@ -309,9 +330,8 @@ def main():
     channel = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    stdin = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
     try:
-        serve(stdin, channel)
+        serve(sys.stdin.buffer, channel)
     finally:
         channel.close()
     return 0
