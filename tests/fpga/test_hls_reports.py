@@ -1,0 +1,158 @@
+"""hls4ml project reports -> FPGA figures, on real Vivado HLS 2020.1 report files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from triggerbench.errors import UserInputError
+from triggerbench.fpga import hls_reports
+
+REPORTS = Path("/work/shared/data/hls4ml-reports/vivado-hls-2020.1")
+if not REPORTS.is_dir():  # the repository's copy of the same files, where the shared folder is absent
+    REPORTS = Path(__file__).parent / "data" / "vivado-hls-2020.1"
+pytestmark = pytest.mark.skipif(not REPORTS.is_dir(), reason=f"report fixtures not found: {REPORTS}")
+
+# project.tcl as hls4ml 1.3's writer writes it (VivadoWriter.write_build_script), for the
+# sample's part and clock; the HLS tool does not write it, hls4ml does, so it is not in the sample.
+PROJECT_TCL = """variable project_name
+set project_name "myproject"
+variable backend
+set backend "{backend}"
+variable part
+set part "xc7z020-clg400-1"
+variable clock_period
+set clock_period 5
+"""
+
+# A co-simulation report in Vivado HLS's layout. The sample has none: the numbers are made up
+# (different from C-synthesis so the test shows which report they came from).
+COSIM_RPT = """================================================================
+== Vivado HLS Report for 'myproject'
+================================================================
++ General Information:
+    * Date:           Sun Mar 19 07:40:00 2023
+    * Version:        2020.1 (Build 2897737 on Wed May 27 20:21:37 MDT 2020)
+    * Project:        myproject_prj
+    * Solution:       solution1
+
++-----------+--------+-----+-----+-----+-----+-----+-----+
+|           |        |      Latency      |      Interval     |
++    RTL    + Status +-----+-----+-----+-----+-----+-----+
+|           |        | min | avg | max | min | avg | max |
++-----------+--------+-----+-----+-----+-----+-----+-----+
+|       VHDL|      NA|   NA|   NA|   NA|   NA|   NA|   NA|
+|    Verilog|    Pass|   11|   11|   12|    8|    8|    9|
++-----------+--------+-----+-----+-----+-----+-----+-----+
+"""
+
+
+def make_project(root: Path, vitis: bool = False, synth: bool = True, cosim: bool = False) -> Path:
+    """Arrange the sample reports as hls4ml's output folder (README of the sample).
+
+    ``vitis=True`` derives a Vitis HLS variant by renaming (``DSP48E`` -> ``DSP``, ``hls.app``):
+    not a file Vitis wrote, but the naming Vitis HLS 2022+ uses.
+    """
+    prj = root / "myproject_prj"
+    report = prj / "solution1" / "syn" / "report"
+    report.mkdir(parents=True)
+    (root / "project.tcl").write_text(PROJECT_TCL.format(backend="vitis" if vitis else "vivado"))
+    app = (REPORTS / "vivado_hls.app").read_text()
+    xml = (REPORTS / "myproject_csynth.xml").read_text()
+    if vitis:
+        xml = xml.replace("DSP48E>", "DSP>")
+    (prj / ("hls.app" if vitis else "vivado_hls.app")).write_text(app)
+    (report / "myproject_csynth.xml").write_text(xml)
+    shutil.copy(REPORTS / "myproject_csynth.rpt", report / "myproject_csynth.rpt")
+    if synth:
+        shutil.copy(REPORTS / "vivado_synth.rpt", root / "vivado_synth.rpt")
+    if cosim:
+        sim = prj / "solution1" / "sim" / "report"
+        sim.mkdir(parents=True)
+        (sim / "myproject_cosim.rpt").write_text(COSIM_RPT)
+    return root
+
+
+def by_source(figures):
+    return {f.source: f for f in figures}
+
+
+@pytest.mark.parametrize("vitis", [False, True])
+def test_csynth_figures_are_the_readme_values(tmp_path, vitis):
+    reports = hls_reports.read(make_project(tmp_path, vitis=vitis))
+    assert reports.project.tool == ("vitis_hls" if vitis else "vivado_hls")
+    assert reports.tool_version == "2020.1"
+    c = by_source(hls_reports.figures(reports))["hls-csynth"]
+    assert c.part == "xc7z020-clg400-1"
+    assert (c.latency_best_cycles, c.latency_cycles) == (10, 10)
+    assert (c.interval_min_cycles, c.interval_cycles) == (8, 8)
+    assert (c.clock_period_ns, c.target_clock_period_ns) == (4.049, 5.0)
+    assert c.latency_s == pytest.approx(10 * 4.049e-9)  # at the estimated clock
+    assert c.details["latency_worst_s_at_target_clock"] == pytest.approx(50.0e-9)  # the report's 50 ns
+    assert (c.bram, c.dsp, c.ff, c.lut, c.uram) == (0, 73, 7969, 2532, 0)
+    assert (c.bram_available, c.dsp_available, c.ff_available, c.lut_available) == (280, 220, 106400, 53200)
+    assert c.carry is None and "carry" in c.null_reasons
+
+
+def test_vivado_synthesis_figures_with_the_parts_totals(tmp_path):
+    s = by_source(hls_reports.figures(hls_reports.read(make_project(tmp_path))))["vivado-synth"]
+    assert (s.bram, s.dsp, s.ff, s.lut) == (0, 66, 2428, 1526)
+    # Available from the same table: 140 36K tiles = 280 18K blocks, as C-synthesis says.
+    assert (s.bram_available, s.dsp_available, s.ff_available, s.lut_available) == (280, 220, 106400, 53200)
+    assert s.latency_cycles is None and s.null_reasons["latency_cycles"] == hls_reports.NO_TIMING
+
+
+def test_only_the_reports_present_become_figures(tmp_path):
+    figures = hls_reports.figures(hls_reports.read(make_project(tmp_path, synth=False)))
+    assert [f.source for f in figures] == ["hls-csynth"]
+
+
+def test_cosimulation_latency(tmp_path):
+    figures = by_source(hls_reports.figures(hls_reports.read(make_project(tmp_path, cosim=True))))
+    co = figures["hls-cosim"]
+    assert (co.latency_best_cycles, co.latency_cycles) == (11, 12)
+    assert (co.interval_min_cycles, co.interval_cycles) == (8, 9)
+    assert co.latency_s == pytest.approx(12 * 4.049e-9)
+    assert co.details["status"] == "Pass" and co.details["rtl"] == "Verilog"
+
+
+def _drop(path: Path) -> None:
+    path.unlink()
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda root: shutil.rmtree(root), "hls4ml project folder not found"),
+        (lambda root: _drop(root / "project.tcl"), "project.tcl is missing"),
+        (lambda root: _drop(root / "myproject_prj" / "vivado_hls.app"), "no HLS project"),
+        (
+            lambda root: _drop(root / "myproject_prj/solution1/syn/report/myproject_csynth.xml"),
+            "C-synthesis report missing: myproject_prj/solution1/syn/report/myproject_csynth.xml",
+        ),
+        (
+            lambda root: (root / "myproject_prj/solution1/syn/report/myproject_csynth.xml").write_text(
+                "<prof"
+            ),
+            "malformed report",
+        ),
+        (
+            lambda root: (root / "myproject_prj/solution1/syn/report/myproject_csynth.xml").write_text(
+                "<profile><ReportVersion><Version>2020.1</Version></ReportVersion></profile>"
+            ),
+            "malformed report",
+        ),
+        (
+            lambda root: (root / "myproject_prj" / "vivado_hls.app").write_text("<a"),
+            "malformed vivado_hls.app",
+        ),
+    ],
+)
+def test_missing_or_malformed_reports_are_one_clear_error(tmp_path, damage, message):
+    root = make_project(tmp_path / "prj")
+    damage(root)
+    with pytest.raises(UserInputError, match=message.replace("(", r"\(")) as err:
+        hls_reports.read(root)
+    assert "\n" not in str(err.value)
