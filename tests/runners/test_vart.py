@@ -245,3 +245,48 @@ def test_power_meter_uses_xrt_for_the_given_card(make, monkeypatch):
     with make(device_bdf="0000:af:00.1") as runner:
         meter, reason = runner.power_meter()
     assert meter is None and reason == "no card 0000:af:00.1"
+
+
+@pytest.mark.filterwarnings("ignore::triggerbench.errors.TriggerbenchUnstableWarning")  # a busy CI host
+def test_session_records_vart_ok_and_failed_beside_other_runners(
+    worker_env, standin_ctx, quick_settings, tmp_path
+):
+    from triggerbench.measure.job import Job
+    from triggerbench.measure.session import measure_one
+    from triggerbench.schema import Status
+
+    a = standin_ctx.artifact
+    size_in, size_out = int(np.prod(a.input_shape)), int(np.prod(a.output_shape))
+    xmodel = tmp_path / "standin.xmodel"
+    tensor = {"dtype": "xint8", "fix_point": 4}
+    xmodel.write_text(
+        json.dumps(
+            {
+                "subgraphs": [
+                    {
+                        "name": "dpu",
+                        "device": "DPU",
+                        "inputs": [{"name": "i", "dims": [DPU_BATCH, *a.input_shape], **tensor}],
+                        "outputs": [{"name": "o", "dims": [DPU_BATCH, *a.output_shape], **tensor}],
+                        "weights": np.ones((size_out, size_in), int).tolist(),
+                        "shift": 4,
+                    }
+                ]
+            }
+        )
+    )
+    broken = write_xmodel(tmp_path / "cpu_only.xmodel", dpu=False)
+
+    def job(runner, **options):
+        return Job(
+            runner=runner, settings=quick_settings, out_dir=tmp_path, batch_size=2, runner_options=options
+        )
+
+    ok = measure_one(standin_ctx, job(SPEC, xmodel=str(xmodel), n_runners=2))
+    failed = measure_one(standin_ctx, job(SPEC, xmodel=str(broken)))
+    other = measure_one(standin_ctx, job("null"))
+    assert ok.status == Status.OK, ok.error
+    assert ok.runner.backend == "vart" and ok.runner.precision == "int8"
+    assert ok.runner.settings["dpu_batch"] == DPU_BATCH and ok.performance.throughput_samples_per_s > 0
+    assert failed.status == Status.FAILED and "xmodel has no DPU subgraph" in failed.error.message
+    assert other.status == Status.OK
