@@ -300,6 +300,32 @@ def train(
     console.print(f"done in {time.perf_counter() - start:.0f} s -> {target}/manifest.json")
 
 
+@app.command("ingest-hls")
+def ingest_hls(
+    project_dir: Annotated[Path, typer.Argument(help="hls4ml output folder built with Vivado/Vitis HLS.")],
+    out: Annotated[Path, typer.Option(help="Folder for the result file.")] = Path("results"),
+) -> None:
+    """Read an hls4ml project's synthesis reports into a firmware-report record."""
+    from triggerbench.fpga.ingest import ingest
+    from triggerbench.reports import format as fmt
+    from triggerbench.results.store import ensure_writable, write_record
+
+    record = ingest(project_dir)
+    path = write_record(record, ensure_writable(out))
+    runner = record.runner
+    table = Table(title=f"{record.workload.name}: {runner.backend} {runner.backend_version}, {runner.device}")
+    for column in ("source", "latency", "cycles", "II", "LUT", "FF", "DSP", "BRAM18K"):
+        table.add_column(column)
+    for f in record.fpga:
+        cycles = fmt.number(f.latency_cycles, 9)
+        if f.latency_best_cycles is not None and f.latency_best_cycles != f.latency_cycles:
+            cycles = f"{f.latency_best_cycles}-{cycles}"
+        values = (f.interval_cycles, f.lut, f.ff, f.dsp, f.bram)
+        table.add_row(f.source, fmt.seconds(f.latency_s), cycles, *(fmt.number(v, 9) for v in values))
+    console.print(table)
+    console.print(f"-> {path}")
+
+
 @app.command()
 def schema() -> None:
     """Print the record's JSON Schema."""
