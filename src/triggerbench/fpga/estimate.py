@@ -1,0 +1,156 @@
+"""Analytic FPGA estimate of an hls4ml firmware from the Keras model alone (no vendor tools).
+
+For models the open RTL flow does not take (float models, large CNNs) this gives an order of
+magnitude, always labelled ``estimate`` with its formula in ``method``:
+
+- multiplications per layer = (output positions) x (kernel size): a Dense layer n_in x n_out, a
+  Conv2D out_h x out_w x k_h x k_w x c_in x c_out (zero weights, which hls4ml drops, excluded);
+- DSP = sum over layers of ceil(mults / R) x DSPs per product, a product of two w-bit operands
+  taking ceil(w / 27) x ceil(w / 18) DSP48E2 slices (27x18 multiplier);
+- latency = sum over layers of (R + 2) cycles for a layer with weights (multiply, adder tree),
+  + 1 for each activation or pooling stage, + 1 per stage for the FIFO under io_stream;
+- II = the largest R (io_parallel: every layer is pipelined at its reuse factor).
+
+It models neither LUT-mapped narrow products (HGQ2 models), nor the adder-tree depth, nor the
+tool's own optimisations; tests compare it with a real report and state the error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from triggerbench.schema import FpgaFigures
+
+#: Cycles a weighted layer needs beyond its reuse factor: a registered multiply, then the adder tree.
+PIPELINE_CYCLES = 2
+#: Layers hls4ml makes separate one-cycle stages (activations, pooling); reshapes are free.
+_STAGE_NAMES = ("Activation", "ReLU", "LeakyReLU", "Softmax", "Pooling", "BatchNormalization")
+_FREE_NAMES = ("InputLayer", "Flatten", "Reshape", "Dropout", "Permute")
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """Multiplications and cycles of one Keras layer."""
+
+    name: str
+    kind: str
+    mults: int
+    cycles: int
+
+
+def _activation_stage(layer: Any) -> int:
+    """1 when a weighted layer carries its own non-linear activation (hls4ml splits it off)."""
+    act = getattr(layer, "activation", None)
+    name = getattr(act, "__name__", None) or (act.get_config().get("activation") if act else None)
+    return 0 if name in (None, "linear", "identity") else 1
+
+
+def layer_costs(model: Any, reuse_factor: int, io_stream: bool = False) -> list[LayerCost]:
+    """Per-layer multiplications and cycles of ``model`` at ``reuse_factor``."""
+    costs = []
+    stream = 1 if io_stream else 0
+    for layer in model.layers:
+        kind = type(layer).__name__
+        # HGQ2 layers hold the quantized kernel (zeros after quantization are dropped too).
+        kernel = getattr(layer, "qkernel", None)
+        kernel = getattr(layer, "kernel", None) if kernel is None else kernel
+        if kernel is not None and not kind.startswith("Embedding"):
+            weights = np.asarray(kernel.numpy() if hasattr(kernel, "numpy") else kernel)
+            # Every output position (pixel of a conv map, row of a 3-D Dense input) does a full kernel.
+            positions = int(np.prod(layer.output.shape[1:-1])) if len(layer.output.shape) > 2 else 1
+            groups = getattr(layer, "groups", 1) or 1
+            mults = positions * int(np.count_nonzero(weights)) // groups
+            # A fused activation is a stage of its own in hls4ml (with its own FIFO under io_stream).
+            cycles = reuse_factor + PIPELINE_CYCLES + stream + _activation_stage(layer) * (1 + stream)
+            costs.append(LayerCost(layer.name, kind, mults, cycles))
+        elif any(s in kind for s in _STAGE_NAMES):
+            costs.append(LayerCost(layer.name, kind, 0, 1 + stream))
+        elif not any(kind.startswith(s) for s in _FREE_NAMES):
+            costs.append(LayerCost(layer.name, kind, 0, 1 + stream))  # unknown: one stage, no mults
+    return costs
+
+
+def dsp_per_product(weight_bits: int, data_bits: int | None = None) -> int:
+    """DSP48E2 slices for one product of two fixed-point operands (27 x 18 multiplier)."""
+    data_bits = data_bits or weight_bits
+    wide, narrow = max(weight_bits, data_bits), min(weight_bits, data_bits)
+    return math.ceil(wide / 27) * math.ceil(narrow / 18)
+
+
+def estimate(
+    model: Any,
+    *,
+    reuse_factor: int = 1,
+    weight_bits: int | None = 16,
+    clock_period_ns: float = 5.0,
+    part: str | None = None,
+    io_type: str = "io_parallel",
+) -> FpgaFigures:
+    """The analytic ``estimate`` figure set of ``model`` (see the module docstring for the formula).
+
+    Args:
+        model: A built Keras model.
+        reuse_factor: hls4ml reuse factor R (each multiplier serves R products).
+        weight_bits: Fixed-point width of weights and data; None when the model's own quantizers
+            decide it (HGQ2): those narrow products map to LUTs, so no DSP figure is given.
+        clock_period_ns: Clock the latency in seconds is computed at.
+        part: FPGA part the firmware targets.
+        io_type: ``io_parallel`` or ``io_stream`` (the interval is estimated for io_parallel only).
+    """
+    io_stream = io_type == "io_stream"
+    costs = layer_costs(model, reuse_factor, io_stream)
+    mults = sum(c.mults for c in costs)
+    latency = sum(c.cycles for c in costs)
+    null_reasons = {
+        "lut": "not modelled by the multiplication-count estimate",
+        "ff": "not modelled by the multiplication-count estimate",
+        "bram": "not modelled by the multiplication-count estimate",
+        "uram": "not modelled by the multiplication-count estimate",
+        "carry": "not modelled by the multiplication-count estimate",
+        "latency_best_cycles": "the estimate gives one latency",
+        "interval_min_cycles": "the estimate gives one interval",
+        "target_clock_period_ns": "the estimate uses the configured clock",
+    }
+    for name in ("lut_available", "ff_available", "dsp_available", "bram_available", "uram_available"):
+        null_reasons[name] = "the estimate does not look up the part's resources"
+    dsp = None
+    if weight_bits is None:
+        null_reasons["dsp"] = "narrow quantized products map to LUTs, which this estimate does not model"
+    else:
+        per = dsp_per_product(weight_bits)
+        dsp = sum(math.ceil(c.mults / reuse_factor) * per for c in costs if c.mults)
+    interval = None
+    if io_stream:
+        null_reasons["interval_cycles"] = "io_stream intervals depend on the stream widths; not estimated"
+    else:
+        interval = reuse_factor
+    if part is None:
+        null_reasons["part"] = "no part given"
+    width = f"{weight_bits}-bit" if weight_bits else "quantizer-decided"
+    method = (
+        f"analytic: DSP = sum ceil(mults/R) x DSPs per {width} product; latency = sum (R + "
+        f"{PIPELINE_CYCLES}) per weighted layer + 1 per activation/pooling stage"
+        + (" + 1 per stage (io_stream FIFO)" if io_stream else "")
+        + "; II = R"
+    )
+    return FpgaFigures(
+        source="estimate",
+        method=method,
+        part=part,
+        clock_period_ns=clock_period_ns,
+        latency_cycles=latency,
+        latency_s=latency * clock_period_ns * 1e-9,
+        interval_cycles=interval,
+        dsp=dsp,
+        null_reasons=null_reasons,
+        details={
+            "multiplications": mults,
+            "reuse_factor": reuse_factor,
+            "io_type": io_type,
+            "layers": ", ".join(f"{c.name}:{c.mults}x/{c.cycles}c" for c in costs),
+        },
+    )
