@@ -31,6 +31,7 @@ import platform
 import sys
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -119,7 +120,7 @@ class DpuModel:
 
     The DPU has a fixed batch (the first dim of its input tensor): a request of any size is cut
     into DPU batches, the last one padded; up to ``n_runners`` batches are in flight at once,
-    each on its own runner with its own preallocated int8 buffers.
+    each on its own runner, in its own thread, with its own preallocated int8 buffers.
     """
 
     def __init__(self, xmodel, n_runners):
@@ -173,6 +174,7 @@ class DpuModel:
             (np.zeros(self.in_dims, np.int8, order="C"), np.zeros(self.out_dims, np.int8, order="C"))
             for _ in self.runners
         ]
+        self.pool = ThreadPoolExecutor(n_runners) if n_runners > 1 else None
 
     def describe(self):
         """Facts the parent checks against its model and records."""
@@ -208,22 +210,30 @@ class DpuModel:
                 flat[stop - start :] = 0  # padding rows: their outputs are dropped
                 chunks.append((slot, start, stop))
             t0 = time.perf_counter()
-            jobs = []
-            for slot, _start, _stop in chunks:
-                in_buf, out_buf = self.buffers[slot]
-                job = self.runners[slot].execute_async([in_buf], [out_buf])
-                _check_status(job, "execute_async")
-                jobs.append((slot, job))
-            for slot, job in jobs:
-                _check_status(self.runners[slot].wait(job), "wait")
+            slots = [slot for slot, _start, _stop in chunks]
+            if len(slots) == 1:
+                self._run(slots[0])
+            else:  # one thread per runner, as Vitis AI's multi-runner examples do
+                for future in [self.pool.submit(self._run, slot) for slot in slots]:
+                    future.result()
             compute_s += time.perf_counter() - t0
             for slot, start, stop in chunks:
                 out_buf = self.buffers[slot][1].reshape(b, self.out_size)
                 out[start:stop] = out_buf[: stop - start] * self.out_scale
         return out, compute_s
 
+    def _run(self, slot):
+        in_buf, out_buf = self.buffers[slot]
+        runner = self.runners[slot]
+        job = runner.execute_async([in_buf], [out_buf])
+        _check_status(job, "execute_async")
+        _check_status(runner.wait(job), "wait")
+
     def close(self):
         """Drop the runners (VART frees the device buffers with them)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
         self.runners = []
 
 
