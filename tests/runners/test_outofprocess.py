@@ -142,6 +142,17 @@ def test_a_worker_that_exits_at_once_is_an_error():
         worker.request("hello", timeout_s=20)
 
 
+def test_a_banner_before_the_first_answer_can_be_skipped(tmp_path):
+    script = tmp_path / "echo_worker.py"
+    script.write_text(ECHO_WORKER)
+    command = f"sh -c 'echo XILINX_XRT = /opt/xilinx/xrt; echo; exec {sys.executable} {script}'"
+    with WorkerProcess(command, timeout_s=20) as worker:
+        assert worker.request("hello", skip_noise=True)["pid"] == worker.pid
+        assert "stdout: XILINX_XRT = /opt/xilinx/xrt" in worker.stderr_tail()
+    with WorkerProcess(command, timeout_s=20) as worker, pytest.raises(RunnerError, match="not JSON"):
+        worker.request("hello")
+
+
 def test_commands_are_split_like_a_shell():
     assert split_command("docker exec -i 'vitis ai' python3 /w/x.py") == [
         "docker",

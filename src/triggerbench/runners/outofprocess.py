@@ -208,30 +208,45 @@ class WorkerProcess:
 
     # --- requests ---------------------------------------------------------------------------
 
-    def request(self, op: str, timeout_s: float | None = None, **fields: Any) -> dict[str, Any]:
-        """Send ``{"op": op, **fields}`` and return the worker's answer (``ok`` removed)."""
-        return self.request_bytes(self.encode(op, **fields), op, timeout_s)
+    def request(
+        self, op: str, timeout_s: float | None = None, skip_noise: bool = False, **fields: Any
+    ) -> dict[str, Any]:
+        """Send ``{"op": op, **fields}`` and return the worker's answer (``ok`` removed).
+
+        ``skip_noise``: lines before the answer that are not JSON objects (a wrapper script's
+        banner, e.g. Vitis AI's setup.sh) are kept with the stderr tail instead of failing.
+        Meant for the first request only, when nothing else can be in the stream.
+        """
+        return self.request_bytes(self.encode(op, **fields), op, timeout_s, skip_noise)
 
     @staticmethod
     def encode(op: str, **fields: Any) -> bytes:
         """A request as bytes (arrays included): build it once, send it many times."""
         return encode_message({"op": op, **fields})
 
-    def request_bytes(self, data: bytes, op: str, timeout_s: float | None = None) -> dict[str, Any]:
+    def request_bytes(
+        self, data: bytes, op: str, timeout_s: float | None = None, skip_noise: bool = False
+    ) -> dict[str, Any]:
         """Send one pre-encoded request (``encode``) and return the answer, arrays decoded."""
         if self._proc is None:
             raise RunnerError(f"{self.name}: not started (or already closed)")
         self._request_timeout_s = self.timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + self._request_timeout_s
         self._write(data, op, deadline)
-        reply_line = self._read_until(lambda: self._buffer.find(b"\n") + 1, deadline, op)
-        try:
-            reply = json.loads(reply_line)
-        except ValueError:
+        while True:
+            reply_line = self._read_until(lambda: self._buffer.find(b"\n") + 1, deadline, op)
+            try:
+                reply = json.loads(reply_line)
+            except ValueError:
+                reply = None
+            if isinstance(reply, dict) or not skip_noise:
+                break
+            self._stderr_tail.append("stdout: " + reply_line.decode("utf-8", "replace").rstrip())
+        if reply is None:
             self.kill()
             raise RunnerError(
                 f"{self.name}: answered {op!r} with a line that is not JSON: {reply_line[:200]!r}"
-            ) from None
+            )
         if not isinstance(reply, dict) or "ok" not in reply:
             self.kill()  # the stream cannot be trusted to be in step any more
             raise RunnerError(f"{self.name}: answered {op!r} without an 'ok' field")

@@ -140,7 +140,8 @@ class VartRunner(Runner):
         self._worker = worker
         try:
             start_s = self._opts["start_timeout_s"]
-            self._versions = worker.request("hello", timeout_s=start_s)
+            # A wrapper (conda activate, Vitis AI's setup.sh) may print before the worker starts.
+            self._versions = worker.request("hello", timeout_s=start_s, skip_noise=True)
             if not self._versions.get("vart") or not self._versions.get("xir"):
                 missing = self._versions.get("xir_error") or self._versions.get("vart_error")
                 raise RunnerUnavailableError(f"the worker's Python cannot import xir/vart: {missing}")
