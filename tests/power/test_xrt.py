@@ -200,3 +200,29 @@ def test_fake_refuses_to_overwrite_like_xrt(fake_xbutil, tmp_path):
     cmd = [shutil.which("xbutil"), "examine", "-r", "electrical", "-f", "JSON", "-o", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert proc.returncode != 0 and "already exists" in proc.stderr
+
+
+def test_a_runner_paired_with_the_meter_gets_measured_xrt_power(
+    fake_xbutil, standin_ctx, quick_settings, tmp_path
+):
+    """Through the real measurement: the record's power comes from the polled card."""
+    from triggerbench.measure import session
+    from triggerbench.measure.job import Job
+    from triggerbench.runners.onnxruntime import OnnxRuntimeRunner
+
+    class AlveoPaired(OnnxRuntimeRunner):
+        def power_meter(self):
+            ok, reason = XrtMeter.available("0000:17:00.1")
+            return (XrtMeter("0000:17:00.1", interval_s=0.05), reason) if ok else (None, reason)
+
+    fake_xbutil("xbutil_electrical_data_driven.json")
+    job = Job(runner="onnxruntime", settings=quick_settings, out_dir=tmp_path)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(session.registry, "get", lambda name: AlveoPaired)
+        record = session.measure_one(standin_ctx, job)
+    assert record.status == "ok", record.error
+    assert record.power.source == "measured-xrt"
+    assert record.power.power_mean_w == pytest.approx(20.5)
+    n = record.performance.n_samples
+    assert record.power.energy_per_inference_j == pytest.approx(record.power.energy_j / n)
+    assert "BDF 0000:17:00.1" in record.power.scope
