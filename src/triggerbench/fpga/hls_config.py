@@ -1,0 +1,166 @@
+"""hls4ml conversion settings: defaults, validation of ``-O KEY=VALUE`` options, and the layer config.
+
+Float models get an explicit fixed-point precision on every weight, bias, accumulator and result
+(never ``'auto'``: hls4ml infers huge or too-narrow 'auto' result types in some graphs, issue
+1512); HGQ2 models carry their own bit widths and are converted without a precision config, which
+keeps the C-simulation bit-exact with Keras.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from triggerbench.errors import UserInputError
+
+BACKENDS = ("Vitis", "Vivado")
+IO_TYPES = ("io_parallel", "io_stream")
+STRATEGIES = ("Latency", "Resource")
+#: Parts with a name here: the default Alveo U50 and the seed talk's Virtex UltraScale+.
+KNOWN_PARTS = {"u50": "xcu50-fsvh2104-2-e", "vu13p": "xcvu13p-fhga2104-2L-e"}
+_FIXED = re.compile(r"^(ap_)?u?fixed<\s*(\d+)\s*,\s*(-?\d+)\s*(,\s*\w+\s*)*>$")
+_PRECISION_KEYS = ("result", "weight", "bias", "accum")
+
+
+@dataclass(frozen=True)
+class HlsSettings:
+    """One hls4ml configuration; every field is an ``-O`` key of the ``hls4ml`` runner."""
+
+    backend: str = "Vitis"
+    io_type: str = "io_parallel"
+    strategy: str = "Latency"
+    reuse_factor: int = 1
+    part: str = KNOWN_PARTS["u50"]
+    clock_period_ns: float = 5.0
+    #: Fixed-point type of float models' weights, biases, accumulators and results.
+    precision: str = "fixed<32,12,RND_CONV,SAT>"
+    #: Run HLS C-synthesis (needs ``vitis-run`` or ``vivado_hls`` on PATH).
+    synth: bool = False
+    #: Also run C/RTL co-simulation after synthesis.
+    cosim: bool = False
+
+    def key(self) -> dict[str, Any]:
+        """The settings that change the C-simulation library (synthesis flags do not)."""
+        values = asdict(self)
+        values.pop("synth")
+        values.pop("cosim")
+        return values
+
+
+KNOWN_KEYS = tuple(HlsSettings.__dataclass_fields__)
+
+
+def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
+    match = {c.lower(): c for c in choices}.get(str(value).lower())
+    if match is None:
+        raise UserInputError(f"hls4ml option {key}={value!r}: use one of {', '.join(choices)}")
+    return match
+
+
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise UserInputError(f"hls4ml option {key}={value!r}: use true or false")
+
+
+def parse_options(extra: dict[str, Any]) -> HlsSettings:
+    """Validate ``options.extra`` into settings.
+
+    Raises:
+        UserInputError: an unknown key (the message lists the known ones) or a bad value.
+    """
+    unknown = sorted(set(extra) - set(KNOWN_KEYS))
+    if unknown:
+        raise UserInputError(
+            f"unknown hls4ml option(s) {', '.join(unknown)}; known options: {', '.join(KNOWN_KEYS)}"
+        )
+    values: dict[str, Any] = {}
+    for key, value in extra.items():
+        if key == "backend":
+            values[key] = _choice(key, value, BACKENDS)
+        elif key == "io_type":
+            values[key] = _choice(key, value, IO_TYPES)
+        elif key == "strategy":
+            values[key] = _choice(key, value, STRATEGIES)
+        elif key == "reuse_factor":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UserInputError(f"hls4ml option reuse_factor={value!r}: use a whole number >= 1")
+            values[key] = value
+        elif key == "clock_period_ns":
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise UserInputError(f"hls4ml option clock_period_ns={value!r}: use a number > 0")
+            values[key] = float(value)
+        elif key == "part":
+            text = str(value).strip()
+            if not re.fullmatch(r"[A-Za-z0-9-]+", text):
+                raise UserInputError(
+                    f"hls4ml option part={value!r}: give a Xilinx part name such as "
+                    f"{KNOWN_PARTS['u50']} (or u50 / vu13p)"
+                )
+            values[key] = KNOWN_PARTS.get(text.lower(), text)
+        elif key == "precision":
+            text = str(value).replace(" ", "")
+            if not _FIXED.match(text):
+                raise UserInputError(f"hls4ml option precision={value!r}: use e.g. fixed<32,12,RND_CONV,SAT>")
+            values[key] = text
+        else:
+            values[key] = _bool(key, value)
+    return HlsSettings(**values)
+
+
+def is_hgq(model: Any) -> bool:
+    """True for models made of HGQ2 quantized layers (they carry their own bit widths)."""
+    return any(type(layer).__module__.startswith("hgq.") for layer in model.layers)
+
+
+def layer_config(model: Any, settings: HlsSettings) -> dict[str, Any]:
+    """The hls4ml config dict for ``model``: per layer, with explicit precisions for float models."""
+    import hls4ml
+
+    hgq = is_hgq(model)
+    # granularity 'name' gives one entry per layer, so each precision can be set, not inferred.
+    # HGQ2 layers carry their own types: no default precision, which could override them.
+    extra = {} if hgq else {"default_precision": settings.precision}
+    config = hls4ml.utils.config_from_keras_model(
+        model,
+        granularity="name",
+        backend=settings.backend,
+        default_reuse_factor=settings.reuse_factor,
+        **extra,
+    )
+    config["Model"]["Strategy"] = settings.strategy
+    config["Model"]["ReuseFactor"] = settings.reuse_factor
+    for layer in config.get("LayerName", {}).values():
+        if "ReuseFactor" in layer:
+            layer["ReuseFactor"] = settings.reuse_factor
+        if hgq:
+            continue
+        precision = layer.get("Precision")
+        if isinstance(precision, dict):
+            for name in _PRECISION_KEYS:
+                if name in precision:
+                    precision[name] = settings.precision
+    return config
+
+
+def precision_summary(model: Any, settings: HlsSettings) -> str:
+    """One line saying what decided the bit widths (for the record's settings)."""
+    if is_hgq(model):
+        return "HGQ2 per-layer quantizers (no precision config)"
+    return f"{settings.precision} for weights, biases, accumulators and results"
+
+
+def config_hash(model_sha256: str, settings: HlsSettings, hls4ml_version: str) -> str:
+    """Cache key of a compiled C-simulation: model bytes, settings and hls4ml version."""
+    payload = json.dumps(
+        {"model": model_sha256, "settings": settings.key(), "hls4ml": hls4ml_version}, sort_keys=True
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]

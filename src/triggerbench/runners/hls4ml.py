@@ -1,0 +1,252 @@
+"""hls4ml runner: the Keras model as HLS firmware, run bit-accurately in hls4ml's C-simulation.
+
+``infer`` calls the compiled C++ of the firmware (``hls_model.predict``) on the host CPU: its
+outputs are the firmware's bit-accurate outputs, its speed is the emulator's (the record marks it
+``emulated``). FPGA latency and resources come from ``fpga_figures()``: HLS synthesis reports when
+the vendor tool is on PATH and ``-O synth=true`` is given, and always an analytic estimate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import io
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from triggerbench.errors import RunnerError, RunnerUnavailableError, UserInputError
+from triggerbench.fpga import hls_config, hls_reports
+from triggerbench.fpga.estimate import estimate
+from triggerbench.models.artifact import ModelArtifact, cache_dir, load_keras
+from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
+from triggerbench.schema import FpgaFigures
+
+PROJECT_NAME = "myproject"
+#: Written after a successful C-simulation build; its presence makes the build a cache hit.
+MARKER = "triggerbench-build.json"
+#: The vendor HLS command each hls4ml backend's ``build()`` calls.
+SYNTH_TOOLS = {"Vitis": "vitis-run", "Vivado": "vivado_hls"}
+
+
+def _first_error_line(log: str) -> str:
+    """The compiler's first error line (g++ prints ``file:line:col: error: ...``)."""
+    for line in log.splitlines():
+        if re.search(r"\berror\b", line, re.IGNORECASE):
+            return line.strip()
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    return lines[-1] if lines else "no compiler output"
+
+
+class Hls4mlRunner(Runner):
+    """Converts a Keras (or HGQ2) model with hls4ml 1.3 and runs its compiled C-simulation.
+
+    Options (``-O KEY=VALUE``): see ``triggerbench.fpga.hls_config.HlsSettings``. The compiled
+    project is cached under ``cache_dir()/hls4ml/<hash>/`` by model bytes + settings + hls4ml
+    version, so a second prepare only converts (milliseconds) and loads the library.
+    """
+
+    name = "hls4ml"
+    formats = ("keras",)
+
+    def __init__(self) -> None:
+        self._hls_model: Any = None
+        self._fpga: list[FpgaFigures] = []
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        """Return whether hls4ml imports and g++ (needed for the C-simulation) is on PATH."""
+        try:
+            import hls4ml
+        except Exception as exc:  # a broken install can raise more than ImportError
+            return False, f"cannot import hls4ml: {one_line(exc)} (pip install 'hls4ml>=1.3')"
+        if shutil.which("g++") is None:
+            return False, "g++ not on PATH: the C-simulation needs it (apt-get install g++)"
+        return True, f"hls4ml {hls4ml.__version__} with g++ for the C-simulation"
+
+    def prepare(self, artifact: ModelArtifact, options: RunnerOptions) -> None:
+        """Convert, compile (or load the cached build), optionally synthesise, and warm up."""
+        if options.precision != "f32":
+            raise UserInputError(
+                "hls4ml runner takes f32 inputs; set the firmware's types with -O precision=fixed<W,I>"
+            )
+        settings = hls_config.parse_options(options.extra)
+        ok, reason = self.available()
+        if not ok:
+            raise RunnerUnavailableError(reason)
+        import hls4ml
+
+        self._settings = settings
+        self._fpga = []
+        self._version = hls4ml.__version__
+        model = load_keras(artifact.path("keras"))
+        self._precision = hls_config.precision_summary(model, settings)
+        self._hgq = hls_config.is_hgq(model)
+        key = hls_config.config_hash(artifact.sha256["keras"], settings, self._version)
+        self._dir = cache_dir() / "hls4ml" / key
+        self._dir.parent.mkdir(parents=True, exist_ok=True)
+        self._hls_model = self._convert(model, settings)
+        # One build per cache key at a time, across processes (parallel runs share the cache).
+        with open(self._dir.parent / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._cached, self._compile_s = self._compile_or_load()
+            self._synthesis = self._synthesise(settings)
+        self._input_shape = tuple(artifact.input_shape)
+        self._output_shape = tuple(artifact.output_shape)
+        weight_bits = None if self._hgq else int(re.findall(r"\d+", settings.precision)[0])
+        self._fpga.append(
+            estimate(
+                model,
+                reuse_factor=settings.reuse_factor,
+                weight_bits=weight_bits,
+                clock_period_ns=settings.clock_period_ns,
+                part=settings.part,
+                io_type=settings.io_type,
+            )
+        )
+        self.infer(self.stage(np.zeros((options.batch_size, *self._input_shape), np.float32)))
+
+    def _convert(self, model: Any, settings: hls_config.HlsSettings) -> Any:
+        import hls4ml
+
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # hls4ml narrates every layer
+                config = hls_config.layer_config(model, settings)
+                return hls4ml.converters.convert_from_keras_model(
+                    model,
+                    hls_config=config,
+                    output_dir=str(self._dir),
+                    project_name=PROJECT_NAME,
+                    backend=settings.backend,
+                    part=settings.part,
+                    clock_period=settings.clock_period_ns,
+                    io_type=settings.io_type,
+                )
+        except Exception as exc:
+            message = one_line(exc)
+            # hls4ml names the layer class it has no handler for; name the model's layer too.
+            culprits = [f"{layer.name!r} ({type(layer).__name__})" for layer in model.layers
+                        if type(layer).__name__ in str(exc)]  # fmt: skip
+            where = f"layer {culprits[0]}: " if culprits else ""
+            raise RunnerError(f"hls4ml cannot convert {where}{message}") from exc
+
+    def _compile_or_load(self) -> tuple[bool, float | None]:
+        """Load the cached C-simulation library, or write and compile the project (g++)."""
+        marker = self._dir / MARKER
+        if marker.is_file():
+            try:
+                lib = Path(json.loads(marker.read_text())["library"])
+            except (ValueError, KeyError):
+                lib = Path("/nonexistent")
+            if lib.is_file():
+                # What hls4ml's own compile() ends with. The library name carries hls4ml's random
+                # stamp, so it never collides with another model's library in this process.
+                self._hls_model._top_function_lib = ctypes.cdll.LoadLibrary(str(lib))
+                return True, None
+        if self._dir.exists():
+            shutil.rmtree(self._dir)  # a half-written build from an interrupted run
+        start = time.perf_counter()
+        log = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(log):  # hls4ml prints the compiler's output on failure
+                self._hls_model.compile()
+        except Exception as exc:
+            raise RunnerError(
+                f"hls4ml C-simulation build failed: {_first_error_line(log.getvalue())}"
+            ) from exc
+        compile_s = time.perf_counter() - start
+        stamp = self._hls_model.config.get_config_value("Stamp")
+        lib = self._dir / "firmware" / f"{PROJECT_NAME}-{stamp}.so"
+        marker.write_text(json.dumps({"library": str(lib), "compile_s": compile_s}))
+        return False, compile_s
+
+    def _synthesise(self, settings: hls_config.HlsSettings) -> str:
+        """Run HLS synthesis when asked for and possible; return what happened, for the record."""
+        tool = SYNTH_TOOLS[settings.backend]
+        if not settings.synth:
+            return "skipped: not requested (-O synth=true runs it)"
+        if shutil.which(tool) is None:
+            return f"skipped: {tool} not on PATH (install {settings.backend} HLS, or ingest-hls a farm build)"
+        project = self._dir
+        csynth = (
+            project / f"{PROJECT_NAME}_prj" / "solution1" / "syn" / "report" / f"{PROJECT_NAME}_csynth.xml"
+        )
+        cosim = csynth.parents[2] / "sim" / "report" / f"{PROJECT_NAME}_cosim.rpt"
+        state = "cached"
+        if not csynth.is_file() or (settings.cosim and not cosim.is_file()):
+            kwargs: dict[str, Any] = {"csim": False, "synth": True, "cosim": settings.cosim}
+            if settings.backend == "Vitis":
+                kwargs["log_to_stdout"] = False  # logs stay in the project's build_*.log files
+            try:
+                self._hls_model.build(**kwargs)
+            except Exception as exc:
+                return f"failed: {one_line(exc)}"
+            state = "ran"
+        try:
+            self._fpga.extend(hls_reports.figures(hls_reports.read(project)))
+        except UserInputError as exc:
+            return f"failed: reports unreadable: {exc}"
+        return f"{state}: {tool}" + (" with co-simulation" if settings.cosim else "")
+
+    def stage(self, inputs: np.ndarray) -> np.ndarray:
+        """A C-contiguous float32 copy (the C-simulation reads raw float pointers)."""
+        if self._hls_model is None:
+            raise RunnerError("hls4ml runner: call prepare() before stage()")
+        x = np.array(inputs, dtype=np.float32, order="C", copy=True)
+        if tuple(x.shape[1:]) != self._input_shape:
+            raise RunnerError(
+                f"hls4ml runner: batch shape {x.shape} does not match the model input "
+                f"(batch, {', '.join(map(str, self._input_shape))})"
+            )
+        return x
+
+    def infer(self, staged: np.ndarray) -> np.ndarray:
+        """Run the C-simulation, one event at a time (as hls4ml's ``predict`` does)."""
+        try:
+            y = self._hls_model.predict(staged)
+        except Exception as exc:
+            raise RunnerError(f"hls4ml runner: C-simulation failed: {one_line(exc)}") from exc
+        return np.asarray(y, dtype=np.float32).reshape((staged.shape[0], *self._output_shape))
+
+    def describe(self) -> RunnerDescription:
+        """hls4ml version, the firmware's settings, and whether it was built or loaded from cache."""
+        if self._hls_model is None:
+            raise RunnerError("hls4ml runner: call prepare() before describe()")
+        s = self._settings
+        settings: dict[str, Any] = {
+            "backend": s.backend,
+            "part": s.part,
+            "clock_period_ns": s.clock_period_ns,
+            "io_type": s.io_type,
+            "strategy": s.strategy,
+            "reuse_factor": s.reuse_factor,
+            "precision": self._precision,
+            "synthesis": self._synthesis,
+            "build_cached": self._cached,
+            "build_dir": str(self._dir),
+        }
+        if self._compile_s is not None:
+            settings["compile_s"] = round(self._compile_s, 3)
+        return RunnerDescription(
+            backend=f"hls4ml-{s.backend.lower()}",
+            backend_version=self._version,
+            device="hls4ml C-simulation on host CPU",
+            precision="hgq2" if self._hgq else s.precision,
+            threads=1,
+            settings=settings,
+            emulated=True,
+        )
+
+    def fpga_figures(self) -> list[FpgaFigures]:
+        """Synthesis / co-simulation figures when synthesis ran, and always the analytic estimate."""
+        return list(self._fpga)
+
+    def close(self) -> None:
+        """Drop the model (the loaded library stays mapped: ctypes cannot unload it safely)."""
+        self._hls_model = None
