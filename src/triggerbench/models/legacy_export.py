@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {path.parent} (model.json, weights, calibration); next, in the Vitis AI container:")
-    print(f"  python3 prepare_xmodel.py {path.parent} --out xmodel/")
+    print("  python3 prepare_xmodel.py EXPORT_DIR --out xmodel/  (EXPORT_DIR: this folder as mounted there)")
     return 0
 
 
