@@ -251,3 +251,34 @@ def test_measured_record_is_marked_emulated_with_fpga_figures(tiny, quick_settin
         ctx, Job(runner=SPEC, settings=quick_settings, out_dir=tmp_path, runner_options={"x": 1})
     )
     assert failed.status == "failed" and "known options" in failed.error.message
+
+
+@needs_toolchain
+def test_synthesis_reports_become_fpga_figures(tiny, tmp_path, monkeypatch):
+    from fpga.test_hls_reports import REPORTS
+
+    if not REPORTS.is_dir():
+        pytest.skip(f"report fixtures not found: {REPORTS}")
+    # A vitis-run stand-in that leaves what Vitis HLS leaves in hls4ml's output folder: hls.app
+    # and the C-synthesis XML (the real sample's, DSP48E renamed DSP as Vitis names it).
+    fake = tmp_path / "bin" / "vitis-run"
+    fake.parent.mkdir()
+    report = "myproject_prj/solution1/syn/report"
+    fake.write_text(
+        "#!/bin/sh\nset -e\n"
+        f"mkdir -p {report}\n"
+        f"cp {REPORTS}/vivado_hls.app myproject_prj/hls.app\n"
+        f"sed s/DSP48E/DSP/g {REPORTS}/myproject_csynth.xml > {report}/myproject_csynth.xml\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    with Hls4mlRunner() as runner:
+        runner.prepare(tiny[0], RunnerOptions(extra={"synth": True}))
+        assert runner.describe().settings["synthesis"] == "ran: vitis-run"
+        figures = {f.source: f for f in runner.fpga_figures()}
+    assert set(figures) == {"hls-csynth", "estimate"}
+    assert (figures["hls-csynth"].dsp, figures["hls-csynth"].latency_cycles) == (73, 10)
+    assert figures["hls-csynth"].details["tool"] == "vitis_hls"
+    with Hls4mlRunner() as again:  # the reports are kept with the build: no second synthesis
+        again.prepare(tiny[0], RunnerOptions(extra={"synth": True}))
+        assert again.describe().settings["synthesis"] == "cached: vitis-run"
