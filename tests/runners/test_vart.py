@@ -105,6 +105,8 @@ def batch(n: int, seed: int) -> np.ndarray:
 
 def test_available_only_with_a_worker_command_or_local_vart(monkeypatch):
     cls = registry.get(SPEC)
+    if cls._local_vart():
+        pytest.skip("xir and vart import here: the runner is available without a worker command")
     monkeypatch.delenv("TRIGGERBENCH_VART_WORKER", raising=False)
     ok, reason = cls.available()
     assert not ok and "TRIGGERBENCH_VART_WORKER" in reason
