@@ -229,6 +229,14 @@ def test_power_meter_says_why_without_xrt(make, monkeypatch):
     assert meter is None and "XRT" in reason
 
 
+def test_power_meter_with_the_real_xrt_meter_and_no_xbutil(make, monkeypatch):
+    pytest.importorskip("triggerbench.power.xrt")
+    with make(device_bdf="0000:3b:00.1") as runner:
+        monkeypatch.setenv("PATH", "/nonexistent")
+        meter, reason = runner.power_meter()
+    assert meter is None and "xbutil" in reason
+
+
 def test_power_meter_uses_xrt_for_the_given_card(make, monkeypatch):
     class FakeXrtMeter:
         """Follows the XrtMeter interface the power helper provides."""

@@ -242,7 +242,7 @@ class VartRunner(Runner):
     def power_meter(self) -> tuple[PowerMeter | None, str]:
         """The card's XRT meter (``xbutil``) when it can be read here, else why not."""
         try:
-            from triggerbench.power.xrt import XrtMeter  # type: ignore[import-not-found]
+            from triggerbench.power.xrt import XrtMeter
         except ImportError:
             return None, "this triggerbench has no XRT power meter (triggerbench.power.xrt)"
         bdf = self._opts.get("device_bdf")
