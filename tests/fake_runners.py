@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from triggerbench.power.base import PowerMeter
 from triggerbench.runners.base import RunnerDescription
 from triggerbench.runners.null import NullRunner
 from triggerbench.schema import FpgaFigures
@@ -92,3 +93,27 @@ class EmulatedFpgaRunner(NullRunner):
 
     def fpga_figures(self) -> list[FpgaFigures]:
         return [FpgaFigures.with_reason("estimate", "not estimated", method="test", latency_cycles=4)]
+
+
+class _BrokenMeter(PowerMeter):
+    source = "measured-xrt"
+    scope = "a board whose meter stops answering"
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        return True, ""
+
+    def start(self) -> None:
+        pass
+
+    def stop(self):
+        raise RuntimeError("xbutil stopped answering")
+
+
+class BrokenMeterRunner(NullRunner):
+    """Paired with a power meter that fails when its window closes."""
+
+    name = "broken-meter"
+
+    def power_meter(self):
+        return _BrokenMeter(), ""

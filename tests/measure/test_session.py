@@ -104,3 +104,10 @@ def test_runner_options_fpga_figures_and_emulation_reach_the_record(standin_ctx,
     assert record.performance.emulated is True
     assert any("emulation" in w for w in record.warnings)
     assert [(f.source, f.latency_cycles) for f in record.fpga] == [("estimate", 4)]
+
+
+def test_a_failing_power_meter_loses_its_figures_not_the_measurement(standin_ctx, job):
+    record = measure_one(standin_ctx, job("fake_runners:BrokenMeterRunner"))
+    assert record.status == "ok", record.error
+    assert record.power.source == "unavailable"
+    assert "xbutil stopped answering" in record.power.null_reasons["power_mean_w"]

@@ -32,6 +32,7 @@ def accuracy_pass(
     reference_name: str,
     labels: np.ndarray | None,
     task_metrics: Callable[[np.ndarray, np.ndarray], dict[str, float]] | None,
+    agreement: Callable[[np.ndarray, np.ndarray], dict[str, float]] | None = None,
 ) -> AccuracyFigures:
     """Agreement with the float reference, plus the workload's task metrics on its labels."""
     outputs = run_batches(runner, inputs, batch_size).reshape(reference.shape)
@@ -40,6 +41,8 @@ def accuracy_pass(
     null_reasons: dict[str, str] = {}
     if task_metrics is not None and labels is not None:
         metrics = task_metrics(labels, outputs)
+    if agreement is not None:  # decisions vs the float reference's (e.g. L0 pT > 10 GeV)
+        metrics.update(agreement(reference, outputs))
     return AccuracyFigures(
         reference=reference_name,
         n_samples=int(len(inputs)),

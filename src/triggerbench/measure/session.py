@@ -15,6 +15,7 @@ from triggerbench.measure.accuracy import accuracy_pass
 from triggerbench.measure.job import AUTO_TIGHT_LOOP_BELOW_S, Context, Job
 from triggerbench.measure.outcome import ScenarioOutcome
 from triggerbench.measure.tight_loop import calibrate_latency_s, harness_overhead_per_query_s, run_tight_loop
+from triggerbench.models import workloads
 from triggerbench.power import default_meter
 from triggerbench.runners import registry
 from triggerbench.runners.base import Runner, RunnerOptions
@@ -138,6 +139,16 @@ def _power_figures(meter, meter_reason: str, window, n_samples: int | None) -> P
     )
 
 
+def _stop_meter(meter, meter_reason: str):
+    """Close the meter's window; a meter that fails loses its figures, never the measurement."""
+    if meter is None:
+        return None, meter_reason
+    try:
+        return meter.stop(), meter_reason
+    except Exception as exc:  # e.g. XrtMeterError: xbutil stopped answering mid-run
+        return None, f"{meter.source} meter failed: {exc}"
+
+
 def measure_one(ctx: Context, job: Job, log_dir: Path | None = None) -> BenchmarkRecord:
     """Prepare, check accuracy, measure, and build the record; exceptions become failed records."""
     env = environment.capture()
@@ -189,13 +200,16 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
             ctx.reference_name,
             ctx.labels,
             ctx.task_metrics(),
+            agreement=workloads.agreement_metrics(ctx.task),
         )
         query = functools.partial(runner.infer, _staged_batch(runner, ctx, job.batch_size))
         meter, meter_reason = runner.power_meter() or default_meter()
         if meter is not None:
             meter.start()
-        outcome = _run_scenario(query, ctx, job, log_dir)
-        window = meter.stop() if meter is not None else None
+        try:
+            outcome = _run_scenario(query, ctx, job, log_dir)
+        finally:  # a polling meter (XRT) must stop even when the scenario fails
+            window, meter_reason = _stop_meter(meter, meter_reason)
         description = runner.describe()
         fpga = runner.fpga_figures()
     finally:
