@@ -60,9 +60,15 @@ def test_conv_multiplications_are_output_positions_times_kernel(keras):
     kernel.assign(np.where(np.arange(36).reshape(3, 3, 1, 4) == 0, 0.0, kernel.numpy()))  # one zero weight
     costs = {c.name: c for c in layer_costs(model, reuse_factor=1)}
     assert costs["conv"].mults == 7 * 14 * (3 * 3 * 1 * 4 - 1)  # zero weights are dropped, as hls4ml does
+    # hls4ml's default ParallelizationFactor 1: one kernel of multipliers, 98 positions in series.
+    assert (costs["conv"].multipliers, costs["conv"].cycles, costs["conv"].interval) == (35, 98 + 2, 98)
     assert costs["pool"].mults == 0 and costs["pool"].cycles == 1
-    assert costs["fc"].mults == 3 * 7 * 4 * 2
+    assert costs["fc"].mults == costs["fc"].multipliers == 3 * 7 * 4 * 2
     assert "flatten" not in costs  # reshapes cost nothing
+    full = {c.name: c for c in layer_costs(model, reuse_factor=2, parallelization={"conv": 98})}["conv"]
+    assert (full.multipliers, full.cycles, full.interval) == (98 * 35 // 2, 2 + 2, 2)
+    est = estimate(model, reuse_factor=1, parallelization={"conv": 98})
+    assert est.dsp == 98 * 35 + 3 * 7 * 4 * 2 and est.interval_cycles == 1
 
 
 def test_dsp_per_product_follows_the_27x18_multiplier():

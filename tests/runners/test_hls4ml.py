@@ -98,6 +98,7 @@ def test_options_are_validated_and_normalised():
         ({"reuse": 4}, "unknown hls4ml option(s) reuse; known options: backend, io_type"),
         ({"reuse_factor": 0}, "reuse_factor=0"),
         ({"reuse_factor": "four"}, "reuse_factor='four'"),
+        ({"parallelization_factor": 0}, "parallelization_factor=0"),
         ({"backend": "Quartus"}, "use one of Vitis, Vivado"),
         ({"io_type": "io_serial"}, "use one of io_parallel, io_stream"),
         ({"clock_period_ns": -1}, "clock_period_ns=-1"),
@@ -197,7 +198,10 @@ def test_hgq2_student_is_bit_exact():
     with Hls4mlRunner() as runner:
         runner.prepare(_artifact(path, model), RunnerOptions(batch_size=1))
         out = runner.infer(runner.stage(x))
-        assert runner.describe().precision == "hgq2"
+        description = runner.describe()
+        assert description.precision == "hgq2"
+        # The HGQ2 conv's own parallelization (all 7 x 14 positions at once) is kept, not reset to 1.
+        assert description.settings["parallelization_factor"] == "student_conv:98"
     np.testing.assert_array_equal(out, np.asarray(model(x)))
 
 

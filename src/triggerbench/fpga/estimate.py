@@ -5,11 +5,13 @@ magnitude, always labelled ``estimate`` with its formula in ``method``:
 
 - multiplications per layer = (output positions) x (kernel size): a Dense layer n_in x n_out, a
   Conv2D out_h x out_w x k_h x k_w x c_in x c_out (zero weights, which hls4ml drops, excluded);
-- DSP = sum over layers of ceil(mults / R) x DSPs per product, a product of two w-bit operands
-  taking ceil(w / 27) x ceil(w / 18) DSP48E2 slices (27x18 multiplier);
-- latency = sum over layers of (R + 2) cycles for a layer with weights (multiply, adder tree),
-  + 1 for each activation or pooling stage, + 1 per stage for the FIFO under io_stream;
-- II = the largest R (io_parallel: every layer is pipelined at its reuse factor).
+- hls4ml computes P output positions at once (ParallelizationFactor, default 1; always 1 under
+  io_stream) with kernel x P multipliers, each reused R times (reuse factor);
+- DSP = sum over layers of ceil(kernel mults x P / R) x DSPs per product, a product of two w-bit
+  operands taking ceil(w / 27) x ceil(w / 18) DSP48E2 slices (27x18 multiplier);
+- latency = sum over layers of (positions / P x R + 2) cycles for a layer with weights (multiply,
+  adder tree), + 1 for each activation or pooling stage, + 1 per stage for the FIFO under io_stream;
+- II = the largest positions / P x R (io_parallel).
 
 It models neither LUT-mapped narrow products (HGQ2 models), nor the adder-tree depth, nor the
 tool's own optimisations; tests compare it with a real report and state the error.
@@ -34,12 +36,17 @@ _FREE_NAMES = ("InputLayer", "Flatten", "Reshape", "Dropout", "Permute")
 
 @dataclass(frozen=True)
 class LayerCost:
-    """Multiplications and cycles of one Keras layer."""
+    """Multiplications, multipliers and cycles of one Keras layer."""
 
     name: str
     kind: str
+    #: Products per event (every output position times the kernel's non-zero weights).
     mults: int
+    #: Products computed at once: kernel x parallel positions, each multiplier reused R times.
+    multipliers: int
     cycles: int
+    #: Cycles before the layer takes the next event: serial positions x R.
+    interval: int
 
 
 def _activation_stage(layer: Any) -> int:
@@ -49,10 +56,17 @@ def _activation_stage(layer: Any) -> int:
     return 0 if name in (None, "linear", "identity") else 1
 
 
-def layer_costs(model: Any, reuse_factor: int, io_stream: bool = False) -> list[LayerCost]:
-    """Per-layer multiplications and cycles of ``model`` at ``reuse_factor``."""
+def layer_costs(
+    model: Any, reuse_factor: int, io_stream: bool = False, parallelization: dict[str, int] | None = None
+) -> list[LayerCost]:
+    """Per-layer multiplications and cycles of ``model`` at ``reuse_factor``.
+
+    ``parallelization`` maps a layer name to hls4ml's ParallelizationFactor (output positions
+    computed at once; hls4ml's default, 1, computes a conv map one position after another).
+    """
     costs = []
     stream = 1 if io_stream else 0
+    parallelization = parallelization or {}
     for layer in model.layers:
         kind = type(layer).__name__
         # HGQ2 layers hold the quantized kernel (zeros after quantization are dropped too).
@@ -60,17 +74,23 @@ def layer_costs(model: Any, reuse_factor: int, io_stream: bool = False) -> list[
         kernel = getattr(layer, "kernel", None) if kernel is None else kernel
         if kernel is not None and not kind.startswith("Embedding"):
             weights = np.asarray(kernel.numpy() if hasattr(kernel, "numpy") else kernel)
+            nonzero = int(np.count_nonzero(weights))
             # Every output position (pixel of a conv map, row of a 3-D Dense input) does a full kernel.
             positions = int(np.prod(layer.output.shape[1:-1])) if len(layer.output.shape) > 2 else 1
-            groups = getattr(layer, "groups", 1) or 1
-            mults = positions * int(np.count_nonzero(weights)) // groups
+            parallel = 1 if io_stream else max(1, min(parallelization.get(layer.name, 1), positions))
+            serial = math.ceil(positions / parallel)
             # A fused activation is a stage of its own in hls4ml (with its own FIFO under io_stream).
-            cycles = reuse_factor + PIPELINE_CYCLES + stream + _activation_stage(layer) * (1 + stream)
-            costs.append(LayerCost(layer.name, kind, mults, cycles))
+            cycles = (
+                serial * reuse_factor + PIPELINE_CYCLES + stream + _activation_stage(layer) * (1 + stream)
+            )
+            multipliers = math.ceil(nonzero * parallel / reuse_factor)
+            costs.append(
+                LayerCost(layer.name, kind, positions * nonzero, multipliers, cycles, serial * reuse_factor)
+            )
         elif any(s in kind for s in _STAGE_NAMES):
-            costs.append(LayerCost(layer.name, kind, 0, 1 + stream))
+            costs.append(LayerCost(layer.name, kind, 0, 0, 1 + stream, 1))
         elif not any(kind.startswith(s) for s in _FREE_NAMES):
-            costs.append(LayerCost(layer.name, kind, 0, 1 + stream))  # unknown: one stage, no mults
+            costs.append(LayerCost(layer.name, kind, 0, 0, 1 + stream, 1))  # unknown: one stage, no mults
     return costs
 
 
@@ -89,6 +109,7 @@ def estimate(
     clock_period_ns: float = 5.0,
     part: str | None = None,
     io_type: str = "io_parallel",
+    parallelization: dict[str, int] | None = None,
 ) -> FpgaFigures:
     """The analytic ``estimate`` figure set of ``model`` (see the module docstring for the formula).
 
@@ -100,9 +121,10 @@ def estimate(
         clock_period_ns: Clock the latency in seconds is computed at.
         part: FPGA part the firmware targets.
         io_type: ``io_parallel`` or ``io_stream`` (the interval is estimated for io_parallel only).
+        parallelization: hls4ml's ParallelizationFactor per layer name (default 1).
     """
     io_stream = io_type == "io_stream"
-    costs = layer_costs(model, reuse_factor, io_stream)
+    costs = layer_costs(model, reuse_factor, io_stream, parallelization)
     mults = sum(c.mults for c in costs)
     latency = sum(c.cycles for c in costs)
     null_reasons = {
@@ -122,20 +144,20 @@ def estimate(
         null_reasons["dsp"] = "narrow quantized products map to LUTs, which this estimate does not model"
     else:
         per = dsp_per_product(weight_bits)
-        dsp = sum(math.ceil(c.mults / reuse_factor) * per for c in costs if c.mults)
+        dsp = sum(c.multipliers * per for c in costs)
     interval = None
     if io_stream:
         null_reasons["interval_cycles"] = "io_stream intervals depend on the stream widths; not estimated"
     else:
-        interval = reuse_factor
+        interval = max((c.interval for c in costs), default=1)
     if part is None:
         null_reasons["part"] = "no part given"
     width = f"{weight_bits}-bit" if weight_bits else "quantizer-decided"
     method = (
-        f"analytic: DSP = sum ceil(mults/R) x DSPs per {width} product; latency = sum (R + "
-        f"{PIPELINE_CYCLES}) per weighted layer + 1 per activation/pooling stage"
+        f"analytic: DSP = sum ceil(kernel mults x P / R) x DSPs per {width} product; latency = sum "
+        f"(positions/P x R + {PIPELINE_CYCLES}) per weighted layer + 1 per activation/pooling stage"
         + (" + 1 per stage (io_stream FIFO)" if io_stream else "")
-        + "; II = R"
+        + "; II = max positions/P x R"
     )
     return FpgaFigures(
         source="estimate",
@@ -151,6 +173,6 @@ def estimate(
             "multiplications": mults,
             "reuse_factor": reuse_factor,
             "io_type": io_type,
-            "layers": ", ".join(f"{c.name}:{c.mults}x/{c.cycles}c" for c in costs),
+            "layers": ", ".join(f"{c.name}:{c.multipliers}m/{c.cycles}c" for c in costs),
         },
     )

@@ -33,6 +33,8 @@ class HlsSettings:
     io_type: str = "io_parallel"
     strategy: str = "Latency"
     reuse_factor: int = 1
+    #: Output positions a conv layer computes at once (None: the HGQ2 layer's own, else hls4ml's 1).
+    parallelization_factor: int | None = None
     part: str = KNOWN_PARTS["u50"]
     clock_period_ns: float = 5.0
     #: Fixed-point type of float models' weights, biases, accumulators and results.
@@ -90,9 +92,9 @@ def parse_options(extra: dict[str, Any]) -> HlsSettings:
             values[key] = _choice(key, value, IO_TYPES)
         elif key == "strategy":
             values[key] = _choice(key, value, STRATEGIES)
-        elif key == "reuse_factor":
+        elif key in ("reuse_factor", "parallelization_factor"):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UserInputError(f"hls4ml option reuse_factor={value!r}: use a whole number >= 1")
+                raise UserInputError(f"hls4ml option {key}={value!r}: use a whole number >= 1")
             values[key] = value
         elif key == "clock_period_ns":
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
@@ -141,6 +143,12 @@ def layer_config(model: Any, settings: HlsSettings) -> dict[str, Any]:
     for layer in config.get("LayerName", {}).values():
         if "ReuseFactor" in layer:
             layer["ReuseFactor"] = settings.reuse_factor
+        if "ParallelizationFactor" in layer:
+            if settings.parallelization_factor is not None:
+                layer["ParallelizationFactor"] = settings.parallelization_factor
+            elif hgq:
+                # The config's 1 would override the factor the HGQ2 layer was built with.
+                del layer["ParallelizationFactor"]
         if hgq:
             continue
         precision = layer.get("Precision")
@@ -158,9 +166,16 @@ def precision_summary(model: Any, settings: HlsSettings) -> str:
     return f"{settings.precision} for weights, biases, accumulators and results"
 
 
-def config_hash(model_sha256: str, settings: HlsSettings, hls4ml_version: str) -> str:
-    """Cache key of a compiled C-simulation: model bytes, settings and hls4ml version."""
+def config_hash(
+    model_sha256: str, settings: HlsSettings, hls4ml_version: str, config: dict[str, Any] | None = None
+) -> str:
+    """Cache key of a compiled C-simulation: model bytes, settings, the layer config, hls4ml version.
+
+    The layer config is part of the key so that a change in how it is derived rebuilds too.
+    """
     payload = json.dumps(
-        {"model": model_sha256, "settings": settings.key(), "hls4ml": hls4ml_version}, sort_keys=True
+        {"model": model_sha256, "settings": settings.key(), "hls4ml": hls4ml_version, "config": config},
+        sort_keys=True,
+        default=str,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:20]

@@ -44,6 +44,14 @@ def _first_error_line(log: str) -> str:
     return lines[-1] if lines else "no compiler output"
 
 
+def _conversion_error(model: Any, exc: Exception) -> RunnerError:
+    """hls4ml names the layer class it has no handler for; name the model's layer too."""
+    culprits = [f"{layer.name!r} ({type(layer).__name__})" for layer in model.layers
+                if type(layer).__name__ in str(exc)]  # fmt: skip
+    where = f"layer {culprits[0]}: " if culprits else ""
+    return RunnerError(f"hls4ml cannot convert {where}{one_line(exc)}")
+
+
 class Hls4mlRunner(Runner):
     """Converts a Keras (or HGQ2) model with hls4ml 1.3 and runs its compiled C-simulation.
 
@@ -88,10 +96,21 @@ class Hls4mlRunner(Runner):
         model = load_keras(artifact.path("keras"))
         self._precision = hls_config.precision_summary(model, settings)
         self._hgq = hls_config.is_hgq(model)
-        key = hls_config.config_hash(artifact.sha256["keras"], settings, self._version)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # hls4ml narrates every layer
+                config = hls_config.layer_config(model, settings)
+        except Exception as exc:
+            raise _conversion_error(model, exc) from exc
+        key = hls_config.config_hash(artifact.sha256["keras"], settings, self._version, config)
         self._dir = cache_dir() / "hls4ml" / key
         self._dir.parent.mkdir(parents=True, exist_ok=True)
-        self._hls_model = self._convert(model, settings)
+        self._hls_model = self._convert(model, settings, config)
+        # The factor hls4ml settled on per layer (it rounds a requested one to a valid divisor).
+        self._parallelization = {
+            layer.name: int(layer.get_attr("parallelization_factor"))
+            for layer in self._hls_model.get_layers()
+            if layer.get_attr("parallelization_factor")
+        }
         # One build per cache key at a time, across processes (parallel runs share the cache).
         with open(self._dir.parent / f"{key}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -108,16 +127,16 @@ class Hls4mlRunner(Runner):
                 clock_period_ns=settings.clock_period_ns,
                 part=settings.part,
                 io_type=settings.io_type,
+                parallelization=self._parallelization,
             )
         )
         self.infer(self.stage(np.zeros((options.batch_size, *self._input_shape), np.float32)))
 
-    def _convert(self, model: Any, settings: hls_config.HlsSettings) -> Any:
+    def _convert(self, model: Any, settings: hls_config.HlsSettings, config: dict[str, Any]) -> Any:
         import hls4ml
 
         try:
-            with contextlib.redirect_stdout(io.StringIO()):  # hls4ml narrates every layer
-                config = hls_config.layer_config(model, settings)
+            with contextlib.redirect_stdout(io.StringIO()):
                 return hls4ml.converters.convert_from_keras_model(
                     model,
                     hls_config=config,
@@ -129,12 +148,7 @@ class Hls4mlRunner(Runner):
                     io_type=settings.io_type,
                 )
         except Exception as exc:
-            message = one_line(exc)
-            # hls4ml names the layer class it has no handler for; name the model's layer too.
-            culprits = [f"{layer.name!r} ({type(layer).__name__})" for layer in model.layers
-                        if type(layer).__name__ in str(exc)]  # fmt: skip
-            where = f"layer {culprits[0]}: " if culprits else ""
-            raise RunnerError(f"hls4ml cannot convert {where}{message}") from exc
+            raise _conversion_error(model, exc) from exc
 
     def _compile_or_load(self) -> tuple[bool, float | None]:
         """Load the cached C-simulation library, or write and compile the project (g++)."""
@@ -226,6 +240,7 @@ class Hls4mlRunner(Runner):
             "io_type": s.io_type,
             "strategy": s.strategy,
             "reuse_factor": s.reuse_factor,
+            "parallelization_factor": ",".join(f"{k}:{v}" for k, v in self._parallelization.items()) or None,
             "precision": self._precision,
             "synthesis": self._synthesis,
             "build_cached": self._cached,
