@@ -235,6 +235,12 @@ def test_failed_csim_build_gives_the_compilers_first_error(tiny, tmp_path, monke
 
 
 @needs_toolchain
+def test_models_too_large_for_the_csim_are_refused_with_the_limit(tiny):
+    with pytest.raises(RunnerError, match=r"needs 72 multiplications per event.*max_csim_mults=50"):
+        Hls4mlRunner().prepare(tiny[0], RunnerOptions(extra={"max_csim_mults": 50}))
+
+
+@needs_toolchain
 def test_bad_option_fails_before_any_build(tiny):
     with pytest.raises(UserInputError, match="known options"):
         Hls4mlRunner().prepare(tiny[0], RunnerOptions(extra={"reuse_factr": 2}))

@@ -43,12 +43,15 @@ class HlsSettings:
     synth: bool = False
     #: Also run C/RTL co-simulation after synthesis.
     cosim: bool = False
+    #: Refuse models with more multiplications per event: their C-simulation takes seconds per
+    #: event (the LLP VGG's 97 M took ~8 s per event here), so an accuracy pass would take hours.
+    max_csim_mults: int = 10_000_000
 
     def key(self) -> dict[str, Any]:
-        """The settings that change the C-simulation library (synthesis flags do not)."""
+        """The settings that change the C-simulation library (synthesis flags and limits do not)."""
         values = asdict(self)
-        values.pop("synth")
-        values.pop("cosim")
+        for name in ("synth", "cosim", "max_csim_mults"):
+            values.pop(name)
         return values
 
 
@@ -92,7 +95,7 @@ def parse_options(extra: dict[str, Any]) -> HlsSettings:
             values[key] = _choice(key, value, IO_TYPES)
         elif key == "strategy":
             values[key] = _choice(key, value, STRATEGIES)
-        elif key in ("reuse_factor", "parallelization_factor"):
+        elif key in ("reuse_factor", "parallelization_factor", "max_csim_mults"):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise UserInputError(f"hls4ml option {key}={value!r}: use a whole number >= 1")
             values[key] = value

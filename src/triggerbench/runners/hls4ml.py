@@ -23,7 +23,7 @@ import numpy as np
 
 from triggerbench.errors import RunnerError, RunnerUnavailableError, UserInputError
 from triggerbench.fpga import hls_config, hls_reports
-from triggerbench.fpga.estimate import estimate
+from triggerbench.fpga.estimate import estimate, layer_costs
 from triggerbench.models.artifact import ModelArtifact, cache_dir, load_keras
 from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
 from triggerbench.schema import FpgaFigures
@@ -94,6 +94,13 @@ class Hls4mlRunner(Runner):
         self._fpga = []
         self._version = hls4ml.__version__
         model = load_keras(artifact.path("keras"))
+        mults = sum(c.mults for c in layer_costs(model, settings.reuse_factor))
+        if mults > settings.max_csim_mults:
+            raise RunnerError(
+                f"{artifact.name} needs {mults:,} multiplications per event: its hls4ml C-simulation "
+                f"would take seconds per event (limit -O max_csim_mults={settings.max_csim_mults}; "
+                "raise it to run anyway)"
+            )
         self._precision = hls_config.precision_summary(model, settings)
         self._hgq = hls_config.is_hgq(model)
         try:
