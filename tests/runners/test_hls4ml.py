@@ -156,9 +156,15 @@ def test_csim_matches_keras_and_describes_an_emulation(tiny, tiny_runner):
 
 
 @needs_toolchain
-def test_second_prepare_loads_the_cached_build(tiny, tiny_runner, monkeypatch):
-    first = tiny_runner.describe().settings
+def test_second_prepare_loads_the_cached_build(tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRIGGERBENCH_CACHE", str(tmp_path))  # a cache no other test has filled
+    with Hls4mlRunner() as first_runner:
+        first_runner.prepare(tiny[0], RunnerOptions(batch_size=2))
+        first = first_runner.describe().settings
+        x = np.ones((2, 6), np.float32)
+        expected = first_runner.infer(first_runner.stage(x)).copy()
     assert first["build_cached"] is False and first["compile_s"] > 0
+    assert Path(first["build_dir"]).parent == tmp_path / "hls4ml"
     lib = next(Path(first["build_dir"], "firmware").glob("*.so"))
     mtime = lib.stat().st_mtime_ns
     import hls4ml.model.graph
@@ -170,8 +176,7 @@ def test_second_prepare_loads_the_cached_build(tiny, tiny_runner, monkeypatch):
     with Hls4mlRunner() as again:
         again.prepare(tiny[0], RunnerOptions(batch_size=2))
         settings = again.describe().settings
-        x = np.ones((2, 6), np.float32)
-        np.testing.assert_array_equal(again.infer(again.stage(x)), tiny_runner.infer(tiny_runner.stage(x)))
+        np.testing.assert_array_equal(again.infer(again.stage(x)), expected)
     assert settings["build_cached"] is True and "compile_s" not in settings
     assert settings["build_dir"] == first["build_dir"] and lib.stat().st_mtime_ns == mtime
 
