@@ -191,7 +191,10 @@ class RtlRunner(Runner):
     def _testbench_figures(self) -> FpgaFigures:
         assert self._build is not None and self._tb is not None
         b, tb, period = self._build, self._tb, self._options.clock_period_ns
-        reasons = {"interval_cycles": "no interval up to 4 cycles delivered every output in order"}
+        reasons: dict[str, str] = {}
+        if tb.interval_cycles is None:
+            why = "no interval up to 4 cycles delivered every streamed output in order"
+            reasons = dict.fromkeys(("interval_cycles", "interval_min_cycles", "latency_best_cycles"), why)
         return FpgaFigures.with_reason(
             "rtl-testbench",
             "resources come from the open-synthesis entry",
@@ -205,7 +208,7 @@ class RtlRunner(Runner):
             latency_s=tb.latency_cycles * period * 1e-9,
             interval_cycles=tb.interval_cycles,
             interval_min_cycles=tb.interval_cycles,
-            null_reasons={k: v for k, v in reasons.items() if tb.interval_cycles is None},
+            null_reasons=reasons,
             details={
                 "clock_note": "latency at the configured clock in RTL simulation, no timing closure",
                 "pipeline_stages": b.n_stages,
