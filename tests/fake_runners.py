@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from triggerbench.errors import ModelUnsupportedError
 from triggerbench.power.base import PowerMeter
 from triggerbench.runners.base import RunnerDescription
 from triggerbench.runners.null import NullRunner
@@ -117,3 +118,12 @@ class BrokenMeterRunner(NullRunner):
 
     def power_meter(self):
         return _BrokenMeter(), ""
+
+
+class PickyRunner(NullRunner):
+    """Works on this host but takes no model at all, as the RTL flow refuses float models."""
+
+    name = "picky"
+
+    def prepare(self, artifact, options) -> None:
+        raise ModelUnsupportedError(f"{artifact.name}: picky takes no model")

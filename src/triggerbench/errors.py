@@ -17,6 +17,13 @@ class RunnerError(TriggerbenchError):
     """A runner failed while preparing or running a model (vendor errors are mapped here)."""
 
 
+class ModelUnsupportedError(RunnerError):
+    """The runner works here but does not take this model: the measurement is skipped, not failed.
+
+    E.g. a float model given to the RTL flow, or a CNN too large to C-simulate.
+    """
+
+
 class SchemaVersionError(UserInputError):
     """A result file written with a schema version this version cannot read."""
 

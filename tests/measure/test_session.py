@@ -111,3 +111,9 @@ def test_a_failing_power_meter_loses_its_figures_not_the_measurement(standin_ctx
     assert record.status == "ok", record.error
     assert record.power.source == "unavailable"
     assert "xbutil stopped answering" in record.power.null_reasons["power_mean_w"]
+
+
+def test_a_model_the_runner_does_not_take_is_skipped_with_the_reason(standin_ctx, job):
+    record = measure_one(standin_ctx, job("fake_runners:PickyRunner"))
+    assert record.status == "skipped"
+    assert record.error.type == "ModelUnsupported" and "picky takes no model" in record.error.message

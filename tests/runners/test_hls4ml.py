@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from triggerbench.errors import RunnerError, UserInputError
+from triggerbench.errors import ModelUnsupportedError, RunnerError, UserInputError
 from triggerbench.fpga import hls_config
 from triggerbench.models.artifact import ModelArtifact, sha256_file
 from triggerbench.runners.base import RunnerOptions
@@ -241,7 +241,7 @@ def test_failed_csim_build_gives_the_compilers_first_error(tiny, tmp_path, monke
 
 @needs_toolchain
 def test_models_too_large_for_the_csim_are_refused_with_the_limit(tiny):
-    with pytest.raises(RunnerError, match=r"needs 72 multiplications per event.*max_csim_mults=50"):
+    with pytest.raises(ModelUnsupportedError, match=r"needs 72 multiplications per event.*max_csim_mults=50"):
         Hls4mlRunner().prepare(tiny[0], RunnerOptions(extra={"max_csim_mults": 50}))
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from triggerbench.errors import TriggerbenchUnstableWarning
+from triggerbench.errors import ModelUnsupportedError, TriggerbenchUnstableWarning
 from triggerbench.measure import environment
 from triggerbench.measure.accuracy import accuracy_pass
 from triggerbench.measure.job import AUTO_TIGHT_LOOP_BELOW_S, Context, Job
@@ -175,6 +175,9 @@ def measure_one(ctx: Context, job: Job, log_dir: Path | None = None) -> Benchmar
         )
     try:
         return _measure(ctx, job, cls, env, log_dir)
+    except ModelUnsupportedError as exc:  # the runner works here but does not take this model
+        error = ErrorInfo(type="ModelUnsupported", message=str(exc))
+        return unmeasured_record(ctx, job, Status.SKIPPED, error, cls.formats)
     except Exception as exc:  # a backend error or a figure the record refuses: failure is data
         error = ErrorInfo(
             type=type(exc).__name__, message=str(exc) or repr(exc), stderr=traceback.format_exc(limit=8)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from triggerbench.errors import RunnerError, RunnerUnavailableError, UserInputError
+from triggerbench.errors import ModelUnsupportedError, RunnerError, RunnerUnavailableError, UserInputError
 from triggerbench.fpga import hls_config, hls_reports
 from triggerbench.fpga.estimate import estimate, layer_costs
 from triggerbench.models.artifact import ModelArtifact, cache_dir, load_keras
@@ -96,7 +96,7 @@ class Hls4mlRunner(Runner):
         model = load_keras(artifact.path("keras"))
         mults = sum(c.mults for c in layer_costs(model, settings.reuse_factor))
         if mults > settings.max_csim_mults:
-            raise RunnerError(
+            raise ModelUnsupportedError(
                 f"{artifact.name} needs {mults:,} multiplications per event: its hls4ml C-simulation "
                 f"would take seconds per event (limit -O max_csim_mults={settings.max_csim_mults}; "
                 "raise it to run anyway)"
