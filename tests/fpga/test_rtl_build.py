@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from triggerbench.errors import RunnerError, RunnerUnavailableError, UserInputError
+from triggerbench.errors import ModelUnsupportedError, RunnerError, RunnerUnavailableError, UserInputError
 from triggerbench.fpga import rtl_build
 from triggerbench.models.artifact import cache_dir, load_keras, save_keras
 
@@ -104,7 +104,7 @@ def test_float_model_is_refused(tmp_path):
     inp = keras.Input((4,))
     model = keras.Model(inp, keras.layers.Dense(2)(inp), name="float_net")
     path = save_keras(model, tmp_path / "float.keras")
-    with pytest.raises(UserInputError, match=r"needs a quantized \(HGQ2\) model; 'float_net'"):
+    with pytest.raises(ModelUnsupportedError, match=r"needs a quantized \(HGQ2\) model; 'float_net'"):
         rtl_build.build(path, TINY_CONFIG)
 
 
@@ -116,7 +116,7 @@ def test_untraceable_layer_is_named():
     x = QDense(3, iq_conf=_wrap(5, 2), beta0=0.0, name="q")(inp)
     x = keras.layers.LayerNormalization(name="norm_here")(x)
     model = keras.Model(inp, x, name="mixed")
-    with pytest.raises(UserInputError, match=r"cannot trace layer 'norm_here' \(LayerNormalization\)"):
+    with pytest.raises(ModelUnsupportedError, match=r"cannot trace layer 'norm_here' \(LayerNormalization\)"):
         rtl_build.trace(model)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from fpga.test_rtl_build import TINY_CONFIG, tiny_inputs, tiny_model_path
 
-from triggerbench.errors import RunnerError, UserInputError
+from triggerbench.errors import ModelUnsupportedError, RunnerError, UserInputError
 from triggerbench.models.artifact import ModelArtifact, load_keras, sha256_file
 from triggerbench.runners.base import RunnerOptions
 from triggerbench.runners.rtl import RtlOptions, RtlRunner
@@ -114,8 +114,22 @@ def test_float_model_gives_a_one_line_error(tmp_path):
 
     inp = keras.Input((4,))
     path = save_keras(keras.Model(inp, keras.layers.Dense(2)(inp), name="f"), tmp_path / "f.keras")
-    with pytest.raises(UserInputError, match=r"needs a quantized \(HGQ2\) model"):
+    with pytest.raises(ModelUnsupportedError, match=r"needs a quantized \(HGQ2\) model"):
         RtlRunner().prepare(_artifact(path), RunnerOptions())
+
+
+def test_float_model_record_is_skipped_with_the_reason(quick_settings, tmp_path):
+    import keras
+
+    from triggerbench.measure.job import Job, build_context
+    from triggerbench.measure.session import measure_one
+    from triggerbench.models.artifact import save_keras
+
+    inp = keras.Input((4,))
+    path = save_keras(keras.Model(inp, keras.layers.Dense(2)(inp), name="f"), tmp_path / "f.keras")
+    record = measure_one(build_context(quick_settings, model_path=path), Job(runner=SPEC, out_dir=tmp_path))
+    assert record.status == "skipped"
+    assert "needs a quantized (HGQ2) model" in record.error.message
 
 
 def test_record_accuracy_is_bit_exact(quick_settings, tmp_path):

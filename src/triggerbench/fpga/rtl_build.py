@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from triggerbench.errors import RunnerError, RunnerUnavailableError, UserInputError
+from triggerbench.errors import ModelUnsupportedError, RunnerError, RunnerUnavailableError, UserInputError
 from triggerbench.models.artifact import cache_dir, load_keras, sha256_file
 
 #: Verilator releases before this reject the ``WIDTHTRUNC`` lint comment da4ml writes (Debian's
@@ -141,7 +141,7 @@ def _root_of(exe: Path, env: dict[str, str]) -> Path:
 def check_quantized(model: Any) -> None:
     """Refuse a model with no HGQ2 layer: da4ml traces fixed-point arithmetic only."""
     if not any(type(layer).__module__.startswith("hgq.") for layer in model.layers):
-        raise UserInputError(
+        raise ModelUnsupportedError(
             f"the RTL flow needs a quantized (HGQ2) model; {model.name!r} has no HGQ2 layer "
             "(train it with hgq.layers, e.g. the muon-l0-qstudent-* workloads)"
         )
@@ -151,7 +151,7 @@ def trace(model: Any) -> Any:
     """Trace ``model`` with da4ml into a ``CombLogic`` graph (bit-exact with the Keras model).
 
     Raises:
-        UserInputError: a float model, or a layer da4ml cannot trace (named in the message).
+        ModelUnsupportedError: a float model, or a layer da4ml cannot trace (named in the message).
     """
     from da4ml.converter import trace_model
     from da4ml.trace import HWConfig, comb_trace
@@ -168,7 +168,8 @@ def trace(model: Any) -> Any:
         if isinstance(cls, type):
             names = [layer.name for layer in model.layers if isinstance(layer, cls)]
             where = f"layer {names[0]!r} " if names else ""
-            raise UserInputError(f"da4ml cannot trace {where}({cls.__name__}) in {model.name!r}") from None
+            msg = f"da4ml cannot trace {where}({cls.__name__}) in {model.name!r}"
+            raise ModelUnsupportedError(msg) from None
         raise RunnerError(f"da4ml trace failed: KeyError: {exc}") from exc
     except AssertionError as exc:
         raise RunnerError(
@@ -302,7 +303,8 @@ def build(model_path: Path, config: RtlConfig, timeout_s: float = 1800.0) -> Rtl
     """Build (or load from the cache) the Verilator emulator of the HGQ2 model at ``model_path``.
 
     Raises:
-        UserInputError: bad configuration, a float model or an untraceable layer.
+        UserInputError: bad configuration.
+        ModelUnsupportedError: a float model or an untraceable layer.
         RunnerUnavailableError: Verilator (or a compiler) is missing.
         RunnerError: the Verilator build failed or timed out (first error line in the message).
     """
