@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from triggerbench.reports import format as fmt
+from triggerbench.reports.fpga import fpga_table
 
 KEYS = ["workload.name", "scenario.name", "runner.batch_size", "runner.name"]
 
@@ -20,6 +21,12 @@ def _power(row: pd.Series) -> str:
         return f"— ({source})"
     per_inf = _get(row, "power.energy_per_inference_j")
     return f"{fmt.number(watts)} W, {fmt.number(per_inf)} J/inf ({source})"
+
+
+def _throughput(row: pd.Series) -> str:
+    text = fmt.rate(_get(row, "performance.throughput_samples_per_s"), "samples/s")
+    # C-simulation / RTL simulation speed must never read as the FPGA's.
+    return f"{text} (emulated)" if _get(row, "performance.emulated") is True else text
 
 
 def _status(row: pd.Series) -> str:
@@ -40,10 +47,10 @@ def comparison_table(frame: pd.DataFrame) -> pd.DataFrame:
             {
                 "workload": row["workload.name"],
                 "scenario": row["scenario.name"],
-                "batch": int(row["runner.batch_size"]),
+                "batch": int(row["runner.batch_size"]) if row["scenario.name"] != "firmware-report" else "—",
                 "runner": row["runner.name"],
                 "precision": _get(row, "runner.precision") or "—",
-                "throughput": fmt.rate(_get(row, "performance.throughput_samples_per_s"), "samples/s"),
+                "throughput": _throughput(row),
                 "p50": fmt.seconds(_get(row, "performance.latency_p50_s")),
                 "p99": fmt.seconds(_get(row, "performance.latency_p99_s")),
                 "power": _power(row),
@@ -67,6 +74,18 @@ def render(frame: pd.DataFrame) -> str:
         table.to_markdown(index=False),
         "",
     ]
+    fpga = fpga_table(frame)
+    if not fpga.empty:
+        lines += [
+            "## FPGA latency and resources",
+            "",
+            "Percent of the part in brackets. Sources: HLS reports (`hls-*`, `vivado-synth`), clock "
+            "edges counted in an RTL simulation (`rtl-testbench`), Yosys without timing closure "
+            "(`open-synthesis`), analytic `estimate`.",
+            "",
+            fpga.to_markdown(index=False),
+            "",
+        ]
     warned = frame[frame["warnings"].map(bool)] if "warnings" in frame.columns else frame.iloc[:0]
     if not warned.empty:
         lines += ["## Warnings", ""]
