@@ -84,6 +84,7 @@ class EmulatedFpgaRunner(NullRunner):
     """Echoes its backend options and reports FPGA figures, like the firmware runners do."""
 
     name = "emulated"
+    emulator = True
 
     def prepare(self, artifact, options) -> None:
         super().prepare(artifact, options)

@@ -104,6 +104,8 @@ def test_runner_options_fpga_figures_and_emulation_reach_the_record(standin_ctx,
     assert record.performance.emulated is True
     assert any("emulation" in w for w in record.warnings)
     assert [(f.source, f.latency_cycles) for f in record.fpga] == [("estimate", 4)]
+    # an emulator is measured briefly: one window, the minimum count cut to a few queries
+    assert record.scenario.settings["repeats"] == 1 and record.scenario.settings["min_query_count"] == 3
 
 
 def test_a_failing_power_meter_loses_its_figures_not_the_measurement(standin_ctx, job):

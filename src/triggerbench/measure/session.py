@@ -101,7 +101,7 @@ def _run_scenario(query, ctx: Context, job: Job, log_dir: Path) -> ScenarioOutco
         from triggerbench.measure.trigger import run_trigger
 
         return run_trigger(query, job.batch_size, settings)
-    latency_s = calibrate_latency_s(query)
+    latency_s = calibrate_latency_s(query, min_queries=min(10, settings.min_query_count))
     use_tight = job.scenario == "single-stream" and (
         job.harness == "tight-loop" or (job.harness == "auto" and latency_s < AUTO_TIGHT_LOOP_BELOW_S)
     )
@@ -186,6 +186,8 @@ def measure_one(ctx: Context, job: Job, log_dir: Path | None = None) -> Benchmar
 
 
 def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> BenchmarkRecord:
+    if cls.emulator:
+        job = job.model_copy(update={"settings": job.settings.for_emulation()})
     runner = cls()
     try:
         options = RunnerOptions(

@@ -34,6 +34,25 @@ class MeasureSettings(BaseModel):
     rate_search_trials: int = Field(8, ge=0, description="Rates tried to find the sustained one.")
     rate_search_trial_s: float = Field(0.3, gt=0, description="Stream length per trial rate.")
 
+    def for_emulation(self) -> MeasureSettings:
+        """Brief windows for a runner that emulates hardware in software (C-simulation, RTL).
+
+        Its speed is the emulator's, a cost rather than a figure (50 ms per event for the L0
+        teacher's C-simulation): a few queries say enough, where the normal minimum count would
+        take half an hour at batch 256. Accuracy, the figure that matters there, is unchanged.
+        """
+        return self.model_copy(
+            update={
+                "warmup_s": 0.0,
+                "warmup_queries": min(self.warmup_queries, 1),
+                "min_duration_s": min(self.min_duration_s, 0.5),
+                "min_query_count": min(self.min_query_count, 3),
+                "repeats": 1,
+                "stream_duration_s": min(self.stream_duration_s, 0.3),
+                "rate_search_trials": min(self.rate_search_trials, 3),
+            }
+        )
+
     @classmethod
     def quick(cls) -> MeasureSettings:
         """Short settings for smoke runs and the quick benchmark suite."""

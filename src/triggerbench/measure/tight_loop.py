@@ -47,9 +47,9 @@ def time_queries(query: QueryFn, min_duration_s: float, min_queries: int, max_qu
     return latencies_ns[:n]
 
 
-def calibrate_latency_s(query: QueryFn, duration_s: float = 0.1) -> float:
+def calibrate_latency_s(query: QueryFn, duration_s: float = 0.1, min_queries: int = 10) -> float:
     """Mean latency of one query from a short loop (sets LoadGen's expected latency)."""
-    lat = time_queries(query, duration_s, 10, 1_000_000)
+    lat = time_queries(query, duration_s, min_queries, 1_000_000)
     return float(np.mean(lat)) * 1e-9
 
 

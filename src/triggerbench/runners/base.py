@@ -67,6 +67,9 @@ class Runner(abc.ABC):
     name: ClassVar[str]
     #: Artifact formats this runner can execute, best first ("keras", "onnx").
     formats: ClassVar[tuple[str, ...]]
+    #: ``infer`` emulates hardware in software (C-simulation, RTL simulation): measured briefly,
+    #: since its speed is the emulator's (``MeasureSettings.for_emulation``).
+    emulator: ClassVar[bool] = False
 
     @classmethod
     @abc.abstractmethod

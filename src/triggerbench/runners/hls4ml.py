@@ -62,6 +62,7 @@ class Hls4mlRunner(Runner):
 
     name = "hls4ml"
     formats = ("keras",)
+    emulator = True
 
     def __init__(self) -> None:
         self._hls_model: Any = None

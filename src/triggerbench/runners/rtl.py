@@ -90,6 +90,7 @@ class RtlRunner(Runner):
 
     name = "rtl"
     formats = ("keras",)
+    emulator = True
 
     def __init__(self) -> None:
         self._build: rtl_build.RtlBuild | None = None
