@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from artifacts import keras_only_artifact
 
 from triggerbench.errors import ModelUnsupportedError, RunnerError, UserInputError
 from triggerbench.fpga import hls_config
-from triggerbench.models.artifact import ModelArtifact, sha256_file
 from triggerbench.runners.base import RunnerOptions
 
 hls4ml_runner = pytest.importorskip("triggerbench.runners.hls4ml")
@@ -19,19 +19,6 @@ Hls4mlRunner = hls4ml_runner.Hls4mlRunner
 SPEC = "triggerbench.runners.hls4ml:Hls4mlRunner"
 
 needs_toolchain = pytest.mark.skipif(not Hls4mlRunner.available()[0], reason=Hls4mlRunner.available()[1])
-
-
-def _artifact(path: Path, model) -> ModelArtifact:
-    # Only the .keras source: this runner reads nothing else (no ONNX export needed).
-    return ModelArtifact(
-        name=path.stem,
-        source_format="keras",
-        paths={"keras": path},
-        input_shape=tuple(model.inputs[0].shape[1:]),
-        output_shape=tuple(model.outputs[0].shape[1:]),
-        parameter_count=int(model.count_params()),
-        sha256={"keras": sha256_file(path)},
-    )
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +36,7 @@ def tiny(tmp_path_factory):
     )
     path = tmp_path_factory.mktemp("hls-tiny") / "tiny.keras"
     model.save(path)
-    return _artifact(path, model), model
+    return keras_only_artifact(path, model), model
 
 
 @pytest.fixture(scope="session")
@@ -201,7 +188,7 @@ def test_hgq2_student_is_bit_exact():
     model = load_keras(path)
     x, _ = workload.validation(200, 5)
     with Hls4mlRunner() as runner:
-        runner.prepare(_artifact(path, model), RunnerOptions(batch_size=1))
+        runner.prepare(keras_only_artifact(path, model), RunnerOptions(batch_size=1))
         out = runner.infer(runner.stage(x))
         description = runner.describe()
         assert description.precision == "hgq2"
@@ -219,7 +206,7 @@ def test_unconvertible_layer_is_named(tmp_path):
     )
     model.save(tmp_path / "odd.keras")
     with pytest.raises(RunnerError, match=r"hls4ml cannot convert layer 'unit_norm' \(UnitNormalization\)"):
-        Hls4mlRunner().prepare(_artifact(tmp_path / "odd.keras", model), RunnerOptions())
+        Hls4mlRunner().prepare(keras_only_artifact(tmp_path / "odd.keras", model), RunnerOptions())
 
 
 @needs_toolchain

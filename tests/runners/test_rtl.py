@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from artifacts import keras_only_artifact
 from fpga.test_rtl_build import TINY_CONFIG, tiny_inputs, tiny_model_path
 
 from triggerbench.errors import ModelUnsupportedError, RunnerError, UserInputError
-from triggerbench.models.artifact import ModelArtifact, load_keras, sha256_file
+from triggerbench.models.artifact import load_keras
 from triggerbench.runners.base import RunnerOptions
 from triggerbench.runners.rtl import RtlOptions, RtlRunner
 from triggerbench.schema import FpgaFigures
@@ -17,23 +18,10 @@ SPEC = "triggerbench.runners.rtl:RtlRunner"
 TINY_OPTIONS = {"latency_cutoff": TINY_CONFIG.latency_cutoff, "clock_period_ns": TINY_CONFIG.clock_period_ns}
 
 
-def _artifact(path) -> ModelArtifact:
-    model = load_keras(path)
-    return ModelArtifact(
-        name=path.stem,
-        source_format="keras",
-        paths={"keras": path},
-        input_shape=tuple(model.inputs[0].shape[1:]),
-        output_shape=tuple(model.outputs[0].shape[1:]),
-        parameter_count=int(model.count_params()),
-        sha256={"keras": sha256_file(path)},
-    )
-
-
 @pytest.fixture(scope="module")
 def prepared():
     runner = RtlRunner()
-    runner.prepare(_artifact(tiny_model_path()), RunnerOptions(extra=dict(TINY_OPTIONS)))
+    runner.prepare(keras_only_artifact(tiny_model_path()), RunnerOptions(extra=dict(TINY_OPTIONS)))
     yield runner
     runner.close()
 
@@ -102,7 +90,8 @@ def test_fpga_figures_are_measured_and_labelled(prepared):
 
 def test_yosys_off_gives_null_figures_with_the_reason():
     runner = RtlRunner()
-    runner.prepare(_artifact(tiny_model_path()), RunnerOptions(extra={**TINY_OPTIONS, "yosys": False}))
+    options = RunnerOptions(extra={**TINY_OPTIONS, "yosys": False})
+    runner.prepare(keras_only_artifact(tiny_model_path()), options)
     synth = runner.fpga_figures()[1]
     assert synth.lut is None and synth.null_reasons["lut"] == "open synthesis not run (option yosys=false)"
 
@@ -115,7 +104,7 @@ def test_float_model_gives_a_one_line_error(tmp_path):
     inp = keras.Input((4,))
     path = save_keras(keras.Model(inp, keras.layers.Dense(2)(inp), name="f"), tmp_path / "f.keras")
     with pytest.raises(ModelUnsupportedError, match=r"needs a quantized \(HGQ2\) model"):
-        RtlRunner().prepare(_artifact(path), RunnerOptions())
+        RtlRunner().prepare(keras_only_artifact(path), RunnerOptions())
 
 
 def test_float_model_record_is_skipped_with_the_reason(quick_settings, tmp_path):
@@ -153,7 +142,7 @@ def test_shipped_4bit_student_is_bit_exact():
     path = w.source()
     x, _ = ship.evaluation_sample("l0", 256, workloads.VALIDATION_SEED)
     runner = RtlRunner()
-    runner.prepare(_artifact(path), RunnerOptions(extra={"yosys": False}))
+    runner.prepare(keras_only_artifact(path), RunnerOptions(extra={"yosys": False}))
     got = runner.infer(runner.stage(x))
     want = np.asarray(load_keras(path)(x))
     assert np.array_equal(got, want), f"max abs diff {np.abs(got - want).max()}"
