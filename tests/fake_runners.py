@@ -128,3 +128,12 @@ class PickyRunner(NullRunner):
 
     def prepare(self, artifact, options) -> None:
         raise ModelUnsupportedError(f"{artifact.name}: picky takes no model")
+
+
+class SlowEmulatorRunner(EmulatedFpgaRunner):
+    """An emulator whose queries take 20 ms: above the tight loop's threshold, so LoadGen's
+    64-query minimum would apply to anything but an emulator."""
+
+    def infer(self, staged: Any) -> np.ndarray:
+        time.sleep(0.02)
+        return super().infer(staged)

@@ -108,6 +108,13 @@ def test_runner_options_fpga_figures_and_emulation_reach_the_record(standin_ctx,
     assert record.scenario.settings["repeats"] == 1 and record.scenario.settings["min_query_count"] == 3
 
 
+def test_an_emulator_runs_in_the_tight_loop_even_when_slow(standin_ctx, job):
+    record = measure_one(standin_ctx, job("fake_runners:SlowEmulatorRunner", batch_size=2))
+    assert record.status == "ok", record.error
+    assert record.scenario.harness == "tight-loop"
+    assert record.performance.n_queries < 64  # LoadGen single-stream would need 64
+
+
 def test_a_failing_power_meter_loses_its_figures_not_the_measurement(standin_ctx, job):
     record = measure_one(standin_ctx, job("fake_runners:BrokenMeterRunner"))
     assert record.status == "ok", record.error
