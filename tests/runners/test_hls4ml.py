@@ -82,9 +82,11 @@ def test_options_are_validated_and_normalised():
 @pytest.mark.parametrize(
     "extra, message",
     [
-        ({"reuse": 4}, "unknown hls4ml option(s) reuse; known options: backend, io_type"),
-        ({"reuse_factor": 0}, "reuse_factor=0"),
+        ({"reuse": 4}, "hls4ml runner: unknown option(s) reuse; known options: backend, io_type"),
+        ({"reuse_factor": 0}, "reuse_factor=0: use a whole number >= 1"),
         ({"reuse_factor": "four"}, "reuse_factor='four'"),
+        ({"reuse_factor": 2.5}, "reuse_factor=2.5: use a whole number >= 1"),
+        ({"reuse_factor": True}, "reuse_factor=True: use a whole number >= 1"),
         ({"parallelization_factor": 0}, "parallelization_factor=0"),
         ({"backend": "Quartus"}, "use one of Vitis, Vivado"),
         ({"io_type": "io_serial"}, "use one of io_parallel, io_stream"),

@@ -185,9 +185,13 @@ def test_the_sidecar_hash_must_match_the_source(worker_env, artifact, tmp_path):
     ("extra", "message"),
     [
         ({}, "needs -O xmodel=PATH"),
-        ({"xmodel": "m.xmodel", "reuse_factor": 2}, "unknown option.*reuse_factor"),
-        ({"xmodel": "m.xmodel", "n_runners": "many"}, "n_runners='many' must be int"),
-        ({"xmodel": "m.xmodel", "n_runners": 0}, "n_runners must be >= 1"),
+        (
+            {"xmodel": "m.xmodel", "reuse_factor": 2},
+            r"unknown option\(s\) reuse_factor; known options: xmodel",
+        ),
+        ({"xmodel": "m.xmodel", "n_runners": "many"}, "option n_runners='many': use a whole number >= 1"),
+        ({"xmodel": "m.xmodel", "n_runners": 0}, "option n_runners=0: use a whole number >= 1"),
+        ({"xmodel": "m.xmodel", "timeout_s": 0}, "option timeout_s=0: use a number > 0"),
     ],
 )
 def test_option_mistakes_are_user_errors(worker_env, artifact, extra, message):

@@ -11,69 +11,70 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
-from triggerbench.errors import UserInputError
+from pydantic import BaseModel, Field, field_validator
 
-BACKENDS = ("Vitis", "Vivado")
-IO_TYPES = ("io_parallel", "io_stream")
-STRATEGIES = ("Latency", "Resource")
+from triggerbench.runners import options as runner_options
+from triggerbench.runners.options import OPTIONS_CONFIG, Flag, Number, WholeNumber, any_case
+
+Backend = Literal["Vitis", "Vivado"]
+IoType = Literal["io_parallel", "io_stream"]
+Strategy = Literal["Latency", "Resource"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
+IO_TYPES: tuple[str, ...] = get_args(IoType)
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
 #: Parts with a name here: the default Alveo U50 and the seed talk's Virtex UltraScale+.
 KNOWN_PARTS = {"u50": "xcu50-fsvh2104-2-e", "vu13p": "xcvu13p-fhga2104-2L-e"}
 _FIXED = re.compile(r"^(ap_)?u?fixed<\s*(\d+)\s*,\s*(-?\d+)\s*(,\s*\w+\s*)*>$")
 _PRECISION_KEYS = ("result", "weight", "bias", "accum")
 
 
-@dataclass(frozen=True)
-class HlsSettings:
+class HlsSettings(BaseModel):
     """One hls4ml configuration; every field is an ``-O`` key of the ``hls4ml`` runner."""
 
-    backend: str = "Vitis"
-    io_type: str = "io_parallel"
-    strategy: str = "Latency"
-    reuse_factor: int = 1
+    model_config = OPTIONS_CONFIG
+
+    backend: Annotated[Backend, any_case(Backend)] = "Vitis"
+    io_type: Annotated[IoType, any_case(IoType)] = "io_parallel"
+    strategy: Annotated[Strategy, any_case(Strategy)] = "Latency"
+    reuse_factor: WholeNumber = Field(1, ge=1)
     #: Output positions a conv layer computes at once (None: the HGQ2 layer's own, else hls4ml's 1).
-    parallelization_factor: int | None = None
+    parallelization_factor: WholeNumber | None = Field(None, ge=1)
     part: str = KNOWN_PARTS["u50"]
-    clock_period_ns: float = 5.0
+    clock_period_ns: Number = Field(5.0, gt=0)
     #: Fixed-point type of float models' weights, biases, accumulators and results.
     precision: str = "fixed<32,12,RND_CONV,SAT>"
     #: Run HLS C-synthesis (needs ``vitis-run`` or ``vivado_hls`` on PATH).
-    synth: bool = False
+    synth: Flag = False
     #: Also run C/RTL co-simulation after synthesis.
-    cosim: bool = False
+    cosim: Flag = False
     #: Refuse models with more multiplications per event: their C-simulation takes seconds per
     #: event (the LLP VGG's 97 M took ~8 s per event here), so an accuracy pass would take hours.
-    max_csim_mults: int = 10_000_000
+    max_csim_mults: WholeNumber = Field(10_000_000, ge=1)
+
+    @field_validator("part", mode="before")
+    @classmethod
+    def _part_name(cls, value: Any) -> str:
+        text = str(value).strip()
+        if not re.fullmatch(r"[A-Za-z0-9-]+", text):
+            raise ValueError(f"give a Xilinx part name such as {KNOWN_PARTS['u50']} (or u50 / vu13p)")
+        return KNOWN_PARTS.get(text.lower(), text)
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _fixed_point(cls, value: Any) -> str:
+        text = str(value).replace(" ", "")
+        if not _FIXED.match(text):
+            raise ValueError("use e.g. fixed<32,12,RND_CONV,SAT>")
+        return text
 
     def key(self) -> dict[str, Any]:
         """The settings that change the C-simulation library (synthesis flags and limits do not)."""
-        values = asdict(self)
-        for name in ("synth", "cosim", "max_csim_mults"):
-            values.pop(name)
-        return values
+        return self.model_dump(exclude={"synth", "cosim", "max_csim_mults"})
 
 
-KNOWN_KEYS = tuple(HlsSettings.__dataclass_fields__)
-
-
-def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
-    match = {c.lower(): c for c in choices}.get(str(value).lower())
-    if match is None:
-        raise UserInputError(f"hls4ml option {key}={value!r}: use one of {', '.join(choices)}")
-    return match
-
-
-def _bool(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise UserInputError(f"hls4ml option {key}={value!r}: use true or false")
+KNOWN_KEYS = tuple(HlsSettings.model_fields)
 
 
 def parse_options(extra: dict[str, Any]) -> HlsSettings:
@@ -82,43 +83,7 @@ def parse_options(extra: dict[str, Any]) -> HlsSettings:
     Raises:
         UserInputError: an unknown key (the message lists the known ones) or a bad value.
     """
-    unknown = sorted(set(extra) - set(KNOWN_KEYS))
-    if unknown:
-        raise UserInputError(
-            f"unknown hls4ml option(s) {', '.join(unknown)}; known options: {', '.join(KNOWN_KEYS)}"
-        )
-    values: dict[str, Any] = {}
-    for key, value in extra.items():
-        if key == "backend":
-            values[key] = _choice(key, value, BACKENDS)
-        elif key == "io_type":
-            values[key] = _choice(key, value, IO_TYPES)
-        elif key == "strategy":
-            values[key] = _choice(key, value, STRATEGIES)
-        elif key in ("reuse_factor", "parallelization_factor", "max_csim_mults"):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UserInputError(f"hls4ml option {key}={value!r}: use a whole number >= 1")
-            values[key] = value
-        elif key == "clock_period_ns":
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise UserInputError(f"hls4ml option clock_period_ns={value!r}: use a number > 0")
-            values[key] = float(value)
-        elif key == "part":
-            text = str(value).strip()
-            if not re.fullmatch(r"[A-Za-z0-9-]+", text):
-                raise UserInputError(
-                    f"hls4ml option part={value!r}: give a Xilinx part name such as "
-                    f"{KNOWN_PARTS['u50']} (or u50 / vu13p)"
-                )
-            values[key] = KNOWN_PARTS.get(text.lower(), text)
-        elif key == "precision":
-            text = str(value).replace(" ", "")
-            if not _FIXED.match(text):
-                raise UserInputError(f"hls4ml option precision={value!r}: use e.g. fixed<32,12,RND_CONV,SAT>")
-            values[key] = text
-        else:
-            values[key] = _bool(key, value)
-    return HlsSettings(**values)
+    return runner_options.parse_options(HlsSettings, extra, "hls4ml")
 
 
 def is_hgq(model: Any) -> bool:

@@ -8,15 +8,16 @@ testbench (``rtl-testbench``) and the cells Yosys maps the design to (``open-syn
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, Field, field_validator
 
-from triggerbench.errors import RunnerError, RunnerUnavailableError, UserInputError
+from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.fpga import rtl_build, rtl_testbench, yosys
 from triggerbench.models.artifact import ModelArtifact
 from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
+from triggerbench.runners.options import OPTIONS_CONFIG, Flag, Number, Text, parse_options
 from triggerbench.schema import FpgaFigures
 
 SUPPORTED_PRECISIONS = ("f32",)  # the I/O arrays; the arithmetic is the model's own fixed point
@@ -24,54 +25,37 @@ DEVICE = "Verilator RTL simulation on host CPU"
 NO_TIMING = "Yosys synth_xilinx maps cells only: no place and route, no timing closure"
 
 
-@dataclass(frozen=True)
-class RtlOptions:
+class RtlOptions(BaseModel):
     """The runner's ``-O KEY=VALUE`` settings."""
 
-    latency_cutoff: float = 5.0
-    clock_period_ns: float = 5.0
-    flavor: str = "verilog"
-    part: str = "xcvu13p-fhga2104-2L-e"
-    yosys: bool = True
+    model_config = OPTIONS_CONFIG
 
-    KEYS: ClassVar[tuple[str, ...]] = ("latency_cutoff", "clock_period_ns", "flavor", "part", "yosys")
+    latency_cutoff: Number = Field(5.0, gt=0)
+    clock_period_ns: Number = Field(5.0, gt=0)
+    flavor: str = "verilog"
+    part: Text = "xcvu13p-fhga2104-2L-e"
+    yosys: Flag = True
+
+    @field_validator("flavor", mode="before")
+    @classmethod
+    def _verilog_only(cls, value: Any) -> str:
+        if value != "verilog":
+            raise ValueError("use 'verilog' (VHDL simulation needs GHDL)")
+        return value
+
+    @field_validator("part")
+    @classmethod
+    def _yosys_knows_the_family(cls, value: str) -> str:
+        try:
+            yosys.family_of(value)
+        except RunnerError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @classmethod
     def parse(cls, extra: dict[str, Any]) -> RtlOptions:
         """Check and convert ``options.extra``; a wrong key or value is a one-line user error."""
-        known = ", ".join(cls.KEYS)
-        unknown = sorted(set(extra) - set(cls.KEYS))
-        if unknown:
-            raise UserInputError(f"rtl runner: unknown option {', '.join(unknown)}; known options: {known}")
-        values: dict[str, Any] = {}
-        for key in ("latency_cutoff", "clock_period_ns"):
-            if key in extra:
-                value = extra[key]
-                if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                    raise UserInputError(f"rtl runner: {key} must be a number > 0, got {value!r}")
-                values[key] = float(value)
-        if "flavor" in extra:
-            if extra["flavor"] != "verilog":
-                raise UserInputError(
-                    f"rtl runner: flavor must be 'verilog', got {extra['flavor']!r} "
-                    "(VHDL simulation needs GHDL)"
-                )
-            values["flavor"] = "verilog"
-        if "part" in extra:
-            part = str(extra["part"])
-            try:
-                yosys.family_of(part)
-            except RunnerError as exc:
-                raise UserInputError(f"rtl runner: part: {exc}") from None
-            values["part"] = part
-        if "yosys" in extra:
-            flag = extra["yosys"]
-            if isinstance(flag, str) and flag.lower() in ("true", "false"):
-                flag = flag.lower() == "true"
-            if not isinstance(flag, bool):
-                raise UserInputError(f"rtl runner: yosys must be true or false, got {flag!r}")
-            values["yosys"] = flag
-        return cls(**values)
+        return parse_options(cls, extra, "rtl")
 
     def build_config(self) -> rtl_build.RtlConfig:
         """The part of the options the generated RTL depends on."""

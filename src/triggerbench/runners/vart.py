@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+from pydantic import BaseModel, Field
 
 from triggerbench.errors import RunnerError, RunnerUnavailableError, UserInputError
 from triggerbench.models.artifact import ModelArtifact, sha256_file
 from triggerbench.power.base import PowerMeter
 from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions
+from triggerbench.runners.options import OPTIONS_CONFIG, Number, Text, WholeNumber, parse_options
 from triggerbench.runners.outofprocess import WorkerProcess
 
 #: The command that starts the worker (e.g. ``docker exec -i vitis-ai python3 /workspace/vart_worker.py``).
@@ -33,37 +35,20 @@ WORKER_MODULE = "triggerbench.workers.vart_worker"
 SIDECAR_SUFFIX = ".triggerbench.json"
 #: The DPU runs INT8 whatever is asked; "f32" is accepted because it is every job's default.
 ACCEPTED_PRECISIONS = ("int8", "f32")
-#: Option -> (type, default). ``xmodel`` is the path as the worker sees it (inside the container).
-OPTIONS: dict[str, tuple[type, Any]] = {
-    "xmodel": (str, None),
-    "worker_command": (str, None),
-    "n_runners": (int, 1),
-    "timeout_s": (float, 60.0),
-    "start_timeout_s": (float, 120.0),
-    "device_bdf": (str, None),
-}
 
 
-def _parse_options(extra: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(extra) - set(OPTIONS))
-    if unknown:
-        raise UserInputError(
-            f"vart runner: unknown option(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}"
-        )
-    parsed = {}
-    for key, (kind, default) in OPTIONS.items():
-        value = extra.get(key, default)
-        if value is not None and not isinstance(value, kind):
-            try:
-                value = kind(value) if kind is not int or float(value).is_integer() else None
-            except (TypeError, ValueError):
-                value = None
-            if value is None:
-                raise UserInputError(f"vart runner: option {key}={extra[key]!r} must be {kind.__name__}")
-        parsed[key] = value
-    if parsed["n_runners"] < 1 or parsed["timeout_s"] <= 0 or parsed["start_timeout_s"] <= 0:
-        raise UserInputError("vart runner: n_runners must be >= 1 and timeouts > 0")
-    return parsed
+class VartOptions(BaseModel):
+    """The runner's ``-O KEY=VALUE`` settings."""
+
+    model_config = OPTIONS_CONFIG
+
+    #: The xmodel's path as the worker sees it (inside the container); required by ``prepare``.
+    xmodel: Text | None = None
+    worker_command: Text | None = None
+    n_runners: WholeNumber = Field(1, ge=1)
+    timeout_s: Number = Field(60.0, gt=0)
+    start_timeout_s: Number = Field(120.0, gt=0)
+    device_bdf: Text | None = None
 
 
 class _Staged(NamedTuple):
@@ -91,7 +76,7 @@ class VartRunner(Runner):
 
     def __init__(self) -> None:
         self._worker: WorkerProcess | None = None
-        self._opts: dict[str, Any] = {}
+        self._opts = VartOptions()
         self._facts: dict[str, Any] = {}
         self._versions: dict[str, Any] = {}
         #: Seconds the worker spent in execute_async/wait in the last ``infer`` (overhead studies).
@@ -115,7 +100,7 @@ class VartRunner(Runner):
         )
 
     def _command(self) -> str:
-        command = self._opts["worker_command"] or os.environ.get(WORKER_ENV, "").strip()
+        command = self._opts.worker_command or os.environ.get(WORKER_ENV, "").strip()
         if command:
             return command
         if self._local_vart():
@@ -126,27 +111,27 @@ class VartRunner(Runner):
         """Start the worker, load the xmodel, check it fits the model, run one warm-up batch."""
         if options.precision not in ACCEPTED_PRECISIONS:
             raise RunnerError("vart runner runs the DPU in int8; use --precision int8")
-        self._opts = _parse_options(dict(options.extra))
-        if not self._opts["xmodel"]:
+        self._opts = parse_options(VartOptions, options.extra, "vart")
+        if not self._opts.xmodel:
             raise UserInputError(
                 "vart runner needs -O xmodel=PATH (compiled by scripts/vitis_ai/prepare_xmodel.py; "
                 "the path as the worker sees it)"
             )
         self._precision_requested = options.precision
         self._artifact = artifact
-        self._source_check = self._check_sidecar(Path(self._opts["xmodel"]), artifact)
-        worker = WorkerProcess(self._command(), timeout_s=self._opts["timeout_s"], name="vart worker")
+        self._source_check = self._check_sidecar(Path(self._opts.xmodel), artifact)
+        worker = WorkerProcess(self._command(), timeout_s=self._opts.timeout_s, name="vart worker")
         worker.start()
         self._worker = worker
         try:
-            start_s = self._opts["start_timeout_s"]
+            start_s = self._opts.start_timeout_s
             # A wrapper (conda activate, Vitis AI's setup.sh) may print before the worker starts.
             self._versions = worker.request("hello", timeout_s=start_s, skip_noise=True)
             if not self._versions.get("vart") or not self._versions.get("xir"):
                 missing = self._versions.get("xir_error") or self._versions.get("vart_error")
                 raise RunnerUnavailableError(f"the worker's Python cannot import xir/vart: {missing}")
             reply = worker.request(
-                "load", timeout_s=start_s, xmodel=self._opts["xmodel"], n_runners=self._opts["n_runners"]
+                "load", timeout_s=start_s, xmodel=self._opts.xmodel, n_runners=self._opts.n_runners
             )
             self._facts = reply["model"]
             self._check_shapes(artifact)
@@ -213,7 +198,7 @@ class VartRunner(Runner):
         """The worker's versions, the DPU's batch and fix points, the xmodel's identity."""
         if not self._facts:
             raise RunnerError("vart runner: call prepare() before describe()")
-        xmodel = Path(self._opts["xmodel"])
+        xmodel = Path(self._opts.xmodel)
         settings: dict[str, Any] = {
             "xmodel": xmodel.name,
             "xmodel_sha256": sha256_file(xmodel) if xmodel.is_file() else None,
@@ -228,7 +213,7 @@ class VartRunner(Runner):
             "worker_numpy": self._versions.get("numpy"),
             "xir_version": self._versions.get("xir"),
             "precision_requested": self._precision_requested,
-            "device_bdf": self._opts["device_bdf"],
+            "device_bdf": self._opts.device_bdf,
         }
         return RunnerDescription(
             backend="vart",
@@ -245,7 +230,7 @@ class VartRunner(Runner):
             from triggerbench.power.xrt import XrtMeter
         except ImportError:
             return None, "this triggerbench has no XRT power meter (triggerbench.power.xrt)"
-        bdf = self._opts.get("device_bdf")
+        bdf = self._opts.device_bdf
         ok, reason = XrtMeter.available(bdf)
         return (XrtMeter(bdf), "") if ok else (None, reason)
 
