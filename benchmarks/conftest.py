@@ -21,6 +21,13 @@ def _quick(config: pytest.Config) -> bool:
     return config.stash[_SESSION_KEY].quick
 
 
+def _emulator(name: str) -> bool:
+    try:
+        return bool(registry.get(name).emulator)
+    except Exception:  # a runner that cannot even load is shown (and skipped) by the suite
+        return False
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "workload" in metafunc.fixturenames:
         quick = _quick(metafunc.config)
@@ -29,7 +36,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             names = [w for w in SCENARIO_WORKLOADS if w in WORKLOADS][:1] or names[:1]
         metafunc.parametrize("workload", names)
     if "runner_name" in metafunc.fixturenames:
-        metafunc.parametrize("runner_name", [n for n in registry.names() if n != "null"])
+        # Emulators (hls4ml C-simulation, RTL simulation) run in test_firmware.py: their speed is
+        # the emulator's, so LoadGen scenarios and pytest-benchmark rounds say nothing about them.
+        names = [n for n in registry.names() if n != "null" and not _emulator(n)]
+        metafunc.parametrize("runner_name", names)
     already = {
         name for mark in metafunc.definition.iter_markers("parametrize") for name in mark.args[0].split(",")
     }

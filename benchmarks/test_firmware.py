@@ -1,4 +1,4 @@
-"""The open RTL flow's sweep: the 4-bit student at several pipeline depths and clocks.
+"""Firmware: the hls4ml C-simulation of the L0 models, and the open RTL flow's sweep of the 4-bit student.
 
 Each point is a full triggerbench record of the ``rtl`` runner (da4ml Verilog under Verilator):
 RTL-simulation outputs against Keras (must be bit-exact), the latency and initiation interval
@@ -58,4 +58,36 @@ def test_student_rtl(benchmark, triggerbench, rtl_runner, latency_cutoff, clock_
         f"Yosys LUT {synth.lut} FF {synth.ff} CARRY4 {synth.carry} DSP {synth.dsp} "
         f"(da4ml estimate {synth.details['da4ml_lut_estimate']:g} LUT); seed: {seeds}; "
         "RTL simulation, no timing closure",
+    )
+
+
+#: hls4ml: the HGQ2 student must be bit-exact; the float student gets fixed<32,12> everywhere.
+HLS4ML_MODELS = {"muon-l0-qstudent-4bit": 0.0, "muon-l0-student-kd": 1e-3}
+
+
+@pytest.mark.parametrize("model_name", list(HLS4ML_MODELS))
+def test_hls4ml_csim(benchmark, triggerbench, model_name):
+    status = registry.status("hls4ml")
+    if not status.available:
+        pytest.skip(f"runner hls4ml unavailable: {status.reason}")
+    ctx = triggerbench.context(model_name)
+    benchmark.group = f"{model_name} hls4ml"
+    record = benchmark.pedantic(
+        triggerbench.measure,
+        args=(benchmark, ctx),
+        kwargs=dict(runner="hls4ml", batch_size=1),
+        rounds=1,
+        iterations=1,
+    )
+    assert record.status == "ok", f"{record.error.type}: {record.error.message}\n{record.error.stderr}"
+    assert record.performance.emulated
+    assert record.accuracy.max_abs_diff <= HLS4ML_MODELS[model_name]
+    estimate = next(f for f in record.fpga if f.source == "estimate")
+    metrics = record.accuracy.task_metrics
+    triggerbench.note(
+        f"{model_name} hls4ml C-sim",
+        f"max |diff| vs Keras {record.accuracy.max_abs_diff:.3g}; "
+        f"pT res {metrics.get('pt_resolution_frac', float('nan')):.3f}, "
+        f"turn-on 50% {metrics.get('turnon_50_gev', float('nan')):.2f} GeV; "
+        f"estimate {estimate.latency_cycles} cycles ({estimate.method})",
     )
