@@ -132,7 +132,12 @@ def run(
     ] = None,
     option: Annotated[
         list[str] | None,
-        typer.Option("--option", "-O", help="Backend setting KEY=VALUE, e.g. reuse_factor=4 (repeatable)."),
+        typer.Option(
+            "--option",
+            "-O",
+            help="Backend setting KEY=VALUE (RUNNER.KEY=VALUE: that runner only), e.g. "
+            "hls4ml.reuse_factor=4 (repeatable).",
+        ),
     ] = None,
     isolate: Annotated[bool, typer.Option(help="Each runner in its own process.")] = True,
 ) -> None:

@@ -126,3 +126,12 @@ def test_a_model_the_runner_does_not_take_is_skipped_with_the_reason(standin_ctx
     record = measure_one(standin_ctx, job("fake_runners:PickyRunner"))
     assert record.status == "skipped"
     assert record.error.type == "ModelUnsupported" and "picky takes no model" in record.error.message
+
+
+def test_scoped_runner_options_reach_only_their_runner():
+    from triggerbench.measure.session import runner_options_for
+
+    options = {"clock_period_ns": 4.0, "rtl.latency_cutoff": 5, "hls4ml.reuse_factor": 2}
+    assert runner_options_for("rtl", options) == {"clock_period_ns": 4.0, "latency_cutoff": 5}
+    assert runner_options_for("hls4ml", options) == {"clock_period_ns": 4.0, "reuse_factor": 2}
+    assert runner_options_for("keras", options) == {"clock_period_ns": 4.0}

@@ -51,3 +51,15 @@ def test_fpga_figures_get_their_own_table_and_emulated_speed_is_labelled():
 
 def test_no_fpga_table_without_fpga_figures():
     assert "## FPGA" not in render(to_frame([make_record("keras")]))
+
+
+def test_fpga_figures_repeated_per_batch_size_are_shown_once():
+    from triggerbench.schema import FpgaFigures
+
+    estimate = FpgaFigures.with_reason("estimate", "not estimated", method="analytic", latency_cycles=15)
+    records = [
+        make_record("hls4ml", runner=dict(name="hls4ml", backend="hls4ml", batch_size=b), fpga=[estimate])
+        for b in (1, 256)
+    ]
+    fpga_part = render(to_frame(records)).split("## FPGA")[1]
+    assert len([line for line in fpga_part.splitlines() if line.startswith("| standin-cnn")]) == 1

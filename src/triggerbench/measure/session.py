@@ -197,7 +197,7 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
             batch_size=job.batch_size,
             threads=job.threads,
             precision=job.precision,
-            extra=dict(job.runner_options),
+            extra=runner_options_for(job.runner, job.runner_options),
         )
         runner.prepare(ctx.artifact, options)
         accuracy = accuracy_pass(
@@ -269,6 +269,18 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
         environment=env,
         warnings=notes,
     )
+
+
+def runner_options_for(runner: str, options: dict) -> dict:
+    """The ``-O`` options one runner gets: unscoped keys, plus ``RUNNER.KEY`` keys for it alone.
+
+    Scoping lets one run give each runner its own settings (``-O rtl.latency_cutoff=5
+    -O hls4ml.reuse_factor=2``), since each runner refuses keys it does not know.
+    """
+    mine = {k: v for k, v in options.items() if "." not in k}
+    prefix = f"{runner}."
+    mine.update({k[len(prefix) :]: v for k, v in options.items() if k.startswith(prefix)})
+    return mine
 
 
 def _oversubscription_problems(job: Job, threads: int | None, env) -> list[str]:
