@@ -75,6 +75,11 @@ def bad(tmp_path_factory):
             "--set deadline_s: Input should be greater than 0",
         ),
         (["--workload", "standin-cnn", "--runner", "null", "-O", "reuse_factor"], "use KEY=VALUE"),
+        (
+            ["--workload", "standin-cnn", "--runner", "null,rtl", "-O", "reuse_factor=2"],
+            "rtl runner: unknown option(s) reuse_factor; known options: latency_cutoff",
+        ),
+        (["--workload", "standin-cnn", "--runner", "hls4ml", "-O", "hls4ml.reuse_factor=0"], "reuse_factor"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(bad, tmp_path, args, message):

@@ -94,6 +94,24 @@ def _runner_options(assignments: list[str]) -> dict[str, str | int | float | boo
     return options
 
 
+def _check_runner_options(runners: list[str], options: dict) -> None:
+    """Refuse backend options a runner does not take now, before any measuring (exit 2)."""
+    from triggerbench.measure.session import runner_options_for
+    from triggerbench.runners import registry
+
+    for name in runners:
+        try:
+            cls = registry.get(name)
+        except Exception:  # a runner that cannot load is recorded as failed when measured
+            continue
+        try:
+            cls.check_options(runner_options_for(name, options))
+        except UserInputError as exc:
+            unscoped = [k for k in options if "." not in k]
+            hint = f" (scope a key to one runner: {name}.KEY=VALUE)" if unscoped else ""
+            raise UserInputError(f"{exc}{hint}") from None
+
+
 def _resolve_ints(values: list[str], what: str) -> list[int]:
     try:
         ints = [int(v) for v in values]
@@ -171,6 +189,8 @@ def run(
         raise UserInputError("give --workload NAME (or 'all') or --model PATH")
     if workloads and model is not None:
         raise UserInputError("give either --workload or --model, not both")
+    runner_options = {**p.run.runner_options, **_runner_options(option or [])}
+    _check_runner_options(runners, runner_options)
     targets = [(w, None) for w in workloads] or [(None, model)]
     out_dir = ensure_writable(out or p.run.out or Path("results"))
     failed = 0
@@ -187,7 +207,7 @@ def run(
                     batch_size=b,  # type: ignore[arg-type]
                     threads=threads if threads is not None else p.run.threads,
                     precision=precision or p.run.precision,
-                    runner_options={**p.run.runner_options, **_runner_options(option or [])},
+                    runner_options=runner_options,
                     settings=settings,
                     out_dir=out_dir,
                     timeout_s=p.run.timeout_s,

@@ -80,6 +80,15 @@ class Runner(abc.ABC):
     def prepare(self, artifact: ModelArtifact, options: RunnerOptions) -> None:
         """Load and compile ``artifact`` for batches of ``options.batch_size``."""
 
+    @classmethod
+    def check_options(cls, extra: dict[str, Any]) -> None:
+        """Refuse backend options (``-O``) this runner does not take, before anything is measured.
+
+        The default takes none and ignores them; runners with options validate them here and raise
+        ``UserInputError`` (one line).
+        """
+        del extra
+
     def stage(self, inputs: np.ndarray) -> Any:
         """Turn a host batch into the backend's preallocated input (default: the array itself)."""
         return np.ascontiguousarray(inputs)

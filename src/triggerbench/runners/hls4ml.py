@@ -64,6 +64,11 @@ class Hls4mlRunner(Runner):
     formats = ("keras",)
     emulator = True
 
+    @classmethod
+    def check_options(cls, extra: dict[str, Any]) -> None:
+        """Validate ``-O`` options (hls_config.HlsSettings)."""
+        hls_config.parse_options(extra)
+
     def __init__(self) -> None:
         self._hls_model: Any = None
         self._fpga: list[FpgaFigures] = []

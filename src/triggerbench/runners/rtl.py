@@ -76,6 +76,11 @@ class RtlRunner(Runner):
     formats = ("keras",)
     emulator = True
 
+    @classmethod
+    def check_options(cls, extra: dict[str, Any]) -> None:
+        """Validate ``-O`` options (RtlOptions)."""
+        RtlOptions.parse(extra)
+
     def __init__(self) -> None:
         self._build: rtl_build.RtlBuild | None = None
         self._tb: rtl_testbench.TestbenchResult | None = None

@@ -83,6 +83,11 @@ class VartRunner(Runner):
         self.last_compute_s: float | None = None
 
     @classmethod
+    def check_options(cls, extra: dict[str, Any]) -> None:
+        """Validate ``-O`` options (VartOptions)."""
+        parse_options(VartOptions, extra, "vart")
+
+    @classmethod
     def _local_vart(cls) -> bool:
         return all(importlib.util.find_spec(m) is not None for m in ("xir", "vart"))
 
