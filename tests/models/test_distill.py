@@ -64,6 +64,22 @@ def test_soft_loss_interpolates_truth_and_teacher():
     assert float(distill.soft_loss(y, y_s, y_t, 0.25)) == pytest.approx(mid, rel=1e-6)
 
 
+def test_teacher_weights_make_a_weighted_mean_and_floor_the_teacher_pt():
+    y, y_s, y_t, _, _ = case(True)
+    per_sample = 0.5 * ((y - y_s) ** 2).mean(axis=1) + 0.5 * ((y_t - y_s) ** 2).mean(axis=1)
+    w = np.array([1, 0, 0, 0, 0, 3], np.float32)
+    expected = (w * per_sample).sum() / w.sum()
+    assert float(distill.soft_loss(y, y_s, y_t, 0.5, w)) == pytest.approx(expected, rel=1e-6)
+    weights = np.asarray(distill.teacher_weights(np.array([0.0, 3.0, 6.0, 30.0], np.float32), 1.0))
+    np.testing.assert_allclose(weights, [1 / 3, 1 / 3, 1 / 6, 1 / 30], rtol=1e-6)
+
+
+def test_teacher_weights_only_in_soft_mode():
+    student, teacher = reference.build_student(), reference.build_student(name="t")
+    with pytest.raises(UserInputError, match="soft distillation only"):
+        distill.make_distiller(student, teacher, "guided", target_scale=(16, 1), teacher_weight_power=1.0)
+
+
 def test_adapters_map_to_the_teacher_shape():
     same_grid = distill.build_adapter((3, 7, 4), (3, 7, 32), "a")
     assert any(isinstance(layer, keras.layers.Conv2D) for layer in same_grid.layers)

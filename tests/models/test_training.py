@@ -35,10 +35,10 @@ def test_teacher_tiny_training_lowers_the_loss(teacher, l0):
     assert val_mse(model, l0) == pytest.approx(history["val_loss"][-1], rel=1e-3)
 
 
-@pytest.mark.parametrize("mode", ["none", "soft", "guided"])
-def test_student_tiny_training(mode, teacher, l0):
+@pytest.mark.parametrize(("mode", "power"), [("none", 0.0), ("soft", 0.0), ("soft", 1.0), ("guided", 0.0)])
+def test_student_tiny_training(mode, power, teacher, l0):
     t_weights = [w.copy() for w in teacher[0].get_weights()]
-    cfg = TINY["student"].with_(kd_mode=mode, epochs=2)
+    cfg = TINY["student"].with_(kd_mode=mode, epochs=2, teacher_weight_power=power)
     model, history, _ = training.train_student(cfg, teacher=teacher[0], data=l0)
     assert history["loss"][-1] < history["loss"][0]
     assert model.output_shape == (None, 2)

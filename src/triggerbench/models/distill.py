@@ -3,7 +3,13 @@
 Two modes, both in *scaled* target space (outputs divided by ``OUTPUT_SCALE``, so pT and eta
 weigh alike):
 
-* ``"soft"``: ``alpha * MSE(y, y_S) + (1 - alpha) * MSE(y_T, y_S)``;
+* ``"soft"``: ``alpha * MSE(y, y_S) + (1 - alpha) * MSE(y_T, y_S)``, optionally weighted per
+  sample by the *teacher's* predicted pT, ``w ~ max(pT_T, floor)^-p`` (``teacher_weight_power``
+  p > 0). The pT resolution is relative, but an MSE on pT spends a small student's capacity on
+  high pT. Weights from the true pT would bias the predictions low (the optimum becomes
+  E[w pT | x] / E[w | x]); weights that depend on the input only, through the teacher, leave the
+  optimum in place and only move capacity to low pT — something a student without a teacher cannot
+  do;
 * ``"guided"`` (the seed talk's loss): per sample, the plain loss ``||y - y_S||^2`` plus the
   hint losses ``sum_i gamma_i H_i`` *only where the teacher is better*, i.e. where
   ``||y - y_T||^2 < gamma ||y - y_S||^2``. ``H_i = ||A_i - T_i||^2`` compares a student
@@ -29,6 +35,9 @@ import numpy as np
 from triggerbench.errors import UserInputError
 
 KD_MODES = ("soft", "guided")
+#: Below this the teacher's pT (noise-only windows predict ~0) would make a weight explode; the
+#: simulated muons start at 3 GeV.
+TEACHER_WEIGHT_FLOOR_GEV = 3.0
 
 
 def _ops():
@@ -44,12 +53,24 @@ def per_sample_mse(a, b):
     return ops.mean(ops.reshape(sq, (ops.shape(sq)[0], -1)), axis=1)
 
 
-def soft_loss(y, y_student, y_teacher, alpha: float):
-    """Soft-target loss: ``alpha * MSE(y, y_S) + (1 - alpha) * MSE(y_T, y_S)``, batch mean."""
+def soft_loss(y, y_student, y_teacher, alpha: float, weights=None):
+    """Soft-target loss: ``alpha * MSE(y, y_S) + (1 - alpha) * MSE(y_T, y_S)``, batch mean.
+
+    ``weights`` (one per sample, e.g. ``teacher_weights``) make it a weighted mean.
+    """
     ops = _ops()
-    return ops.mean(
-        alpha * per_sample_mse(y, y_student) + (1.0 - alpha) * per_sample_mse(y_teacher, y_student)
-    )
+    per_sample = alpha * per_sample_mse(y, y_student) + (1.0 - alpha) * per_sample_mse(y_teacher, y_student)
+    if weights is None:
+        return ops.mean(per_sample)
+    weights = ops.convert_to_tensor(weights, per_sample.dtype)
+    return ops.sum(weights * per_sample) / ops.sum(weights)
+
+
+def teacher_weights(pt_teacher_gev, power: float, floor_gev: float = TEACHER_WEIGHT_FLOOR_GEV):
+    """Per-sample weights ``max(pT_T, floor)^-power`` from the teacher's predicted pT (GeV)."""
+    ops = _ops()
+    pt = ops.maximum(ops.convert_to_tensor(pt_teacher_gev), floor_gev)
+    return ops.power(pt, -power)
 
 
 def guided_loss(
@@ -132,6 +153,7 @@ def make_distiller(
     hint_weights: Sequence[float] = (),
     student_hint_layers: Sequence[str] = (),
     teacher_hint_layers: Sequence[str] = (),
+    teacher_weight_power: float = 0.0,
 ):
     """Build a ``Distiller`` (a ``keras.Model``); compile it with an optimizer, then ``fit``.
 
@@ -145,6 +167,8 @@ def make_distiller(
         hint_weights: ``gamma_i`` of each hint pair in ``"guided"`` mode.
         student_hint_layers: Student layers whose outputs are the ``A_i`` (before adaptation).
         teacher_hint_layers: Teacher layers whose outputs are the ``T_i``.
+        teacher_weight_power: ``"soft"`` mode: weight samples by the teacher's predicted pT (the
+            first output) to the power ``-p``; 0 weighs all alike.
 
     Returns:
         The Distiller; its ``student`` attribute is the (same, trained in place) student.
@@ -160,6 +184,11 @@ def make_distiller(
         )
     if not 0.0 <= alpha <= 1.0:
         raise UserInputError(f"alpha must be in [0, 1], got {alpha}")
+    if teacher_weight_power < 0.0 or (teacher_weight_power and mode != "soft"):
+        raise UserInputError(
+            f"teacher_weight_power must be >= 0 and applies to soft distillation only, "
+            f"got {teacher_weight_power} with mode {mode!r}"
+        )
 
     class Distiller(keras.Model):
         """Trains ``student`` against the truth and a frozen ``teacher`` (TensorFlow backend)."""
@@ -204,7 +233,10 @@ def make_distiller(
             t_out = list(t_out) if isinstance(t_out, list | tuple) else [t_out]
             y_s, y_t = s_out[0] / self.scale, t_out[0] / self.scale
             if self.mode == "soft":
-                loss = soft_loss(y, y_s, y_t, alpha)
+                weights = None
+                if teacher_weight_power:
+                    weights = teacher_weights(t_out[0][:, 0], teacher_weight_power)
+                loss = soft_loss(y, y_s, y_t, alpha, weights)
             else:
                 hints = [
                     adapter(a, training=training) for adapter, a in zip(self.adapters, s_out[1:], strict=True)

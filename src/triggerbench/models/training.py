@@ -44,6 +44,8 @@ class TrainConfig:
         gamma: Guided distillation: hints apply where the teacher's squared error is below
             ``gamma`` times the student's.
         hint_weights: Guided distillation: weight of each hint pair (``gamma_i``).
+        teacher_weight_power: Soft distillation: weight each event by the teacher's predicted pT
+            to the power ``-p`` (0: all alike); see ``distill``.
         bits: Quantization-aware student width; None for float models.
         noise_per_strip: RPC noise per strip per bunch crossing in the simulated data.
         noise_only_frac: Fraction of L0 training windows holding only noise (target pT 0), so
@@ -63,6 +65,7 @@ class TrainConfig:
     alpha: float = 0.5
     gamma: float = 1.0
     hint_weights: tuple[float, ...] = (0.1, 0.1)
+    teacher_weight_power: float = 0.0
     bits: int | None = None
     noise_per_strip: float = 1e-3
     noise_only_frac: float = 0.05
@@ -203,6 +206,7 @@ def fit_distilled(student, teacher, cfg: TrainConfig, data: Data):
         hint_weights=cfg.hint_weights,
         student_hint_layers=reference.STUDENT_HINT_LAYERS,
         teacher_hint_layers=reference.TEACHER_HINT_LAYERS,
+        teacher_weight_power=cfg.teacher_weight_power,
     )
     distiller.compile(optimizer=_optimizer(cfg, len(x)))
     start = time.perf_counter()
