@@ -79,3 +79,11 @@ def test_quantizer_decided_widths_give_no_dsp_figure(sample_model):
     est = estimate(sample_model, weight_bits=None, part="xcu50-fsvh2104-2-e")
     assert est.dsp is None and "LUT" in est.null_reasons["dsp"]
     assert est.part == "xcu50-fsvh2104-2-e"
+
+
+def test_known_parts_give_their_totals_for_percent_of_part(sample_model):
+    est = estimate(sample_model, part="xcvu13p-fhga2104-2L-e")
+    assert (est.lut_available, est.ff_available, est.dsp_available) == (1_728_000, 3_456_000, 12_288)
+    assert "bram_available" in est.null_reasons
+    unknown = estimate(sample_model, part="xc7z020-clg400-1")
+    assert unknown.dsp_available is None and "table of part totals" in unknown.null_reasons["dsp_available"]

