@@ -2,55 +2,43 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+from triggerbench.errors import RunnerError
 from triggerbench.measure.job import Context, Job
 from triggerbench.measure.session import unmeasured_record
+from triggerbench.runners.outofprocess import WorkerDiedError, WorkerProcess, WorkerTimeoutError
 from triggerbench.schema import BenchmarkRecord, ErrorInfo, Status
-
-STDERR_TAIL_CHARS = 4000
 
 
 def run_isolated(ctx: Context, context_dir: Path, job: Job) -> BenchmarkRecord:
-    """Measure ``job`` in a child; a child that dies or hangs gives a failed record."""
-    with tempfile.TemporaryDirectory(prefix="triggerbench-job-") as tmp:
-        job_file, record_file = Path(tmp) / "job.json", Path(tmp) / "record.json"
-        job_file.write_text(job.model_dump_json())
-        cmd = [
-            sys.executable,
-            "-m",
-            "triggerbench.measure.worker",
-            str(context_dir),
-            str(job_file),
-            str(record_file),
-        ]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=job.timeout_s)
-        except subprocess.TimeoutExpired as exc:
-            stderr = (exc.stderr or b"")[-STDERR_TAIL_CHARS:]
-            return unmeasured_record(
-                ctx,
-                job,
-                Status.FAILED,
-                ErrorInfo(
-                    type="Timeout",
-                    message=f"runner did not finish within {job.timeout_s:g} s",
-                    stderr=stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr,
-                ),
-            )
-        if record_file.exists():
-            return BenchmarkRecord.model_validate_json(record_file.read_text())
-        return unmeasured_record(
-            ctx,
-            job,
-            Status.FAILED,
-            ErrorInfo(
-                type="WorkerDied",
-                message=f"runner process exited with code {proc.returncode} without a record",
-                errcode=proc.returncode,
-                stderr=proc.stderr[-STDERR_TAIL_CHARS:],
-            ),
+    """Measure ``job`` in a child worker; a child that dies or hangs gives a failed record.
+
+    The child speaks the out-of-process protocol (``runners.outofprocess``), the same one the
+    VART worker speaks in its container.
+    """
+    worker = WorkerProcess(
+        [sys.executable, "-m", "triggerbench.measure.worker"], timeout_s=job.timeout_s, name="runner process"
+    )
+    try:
+        worker.start()
+        reply = worker.request(
+            "measure", context_dir=str(context_dir), job=job.model_dump(mode="json"), timeout_s=job.timeout_s
         )
+        return BenchmarkRecord.model_validate(reply["record"])
+    except WorkerTimeoutError as exc:
+        message = f"runner did not finish within {job.timeout_s:g} s"
+        error = ErrorInfo(type="Timeout", message=message, stderr=exc.stderr_tail)
+    except WorkerDiedError as exc:
+        error = ErrorInfo(
+            type="WorkerDied",
+            message=f"runner process exited with code {exc.exit_code} without a record",
+            errcode=exc.exit_code,
+            stderr=exc.stderr_tail,
+        )
+    except RunnerError as exc:  # the worker answered with an error (e.g. a context it cannot load)
+        error = ErrorInfo(type="WorkerError", message=str(exc), stderr=worker.stderr_tail())
+    finally:
+        worker.close(grace_s=2.0)
+    return unmeasured_record(ctx, job, Status.FAILED, error)

@@ -32,6 +32,24 @@ import numpy as np
 
 from triggerbench.errors import RunnerError
 
+
+class WorkerTimeoutError(RunnerError):
+    """A worker gave no answer within the request's deadline (it has been killed)."""
+
+    def __init__(self, message: str, stderr_tail: str = "") -> None:
+        super().__init__(message)
+        self.stderr_tail = stderr_tail
+
+
+class WorkerDiedError(RunnerError):
+    """A worker's process ended while a request was open."""
+
+    def __init__(self, message: str, exit_code: int | None, stderr_tail: str = "") -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.stderr_tail = stderr_tail
+
+
 #: Lines of the worker's stderr kept for error messages.
 STDERR_TAIL_LINES = 20
 
@@ -295,9 +313,10 @@ class WorkerProcess:
     def _timed_out(self, op: str) -> RunnerError:
         tail = self.stderr_tail()
         self.kill()
-        return RunnerError(
+        return WorkerTimeoutError(
             f"{self.name}: no answer to {op!r} within {self._request_timeout_s:g} s; killed it"
-            + (f"; stderr tail:\n{tail}" if tail else "")
+            + (f"; stderr tail:\n{tail}" if tail else ""),
+            tail,
         )
 
     def _died(self, op: str) -> RunnerError:
@@ -313,8 +332,10 @@ class WorkerProcess:
         tail = self.stderr_tail()
         self._finish()
         how = f"exited with code {code}" if code is not None and code >= 0 else f"was killed ({code})"
-        return RunnerError(
-            f"{self.name} {how} during {op!r}" + (f"; stderr tail:\n{tail}" if tail else "; no stderr")
+        return WorkerDiedError(
+            f"{self.name} {how} during {op!r}" + (f"; stderr tail:\n{tail}" if tail else "; no stderr"),
+            code,
+            tail,
         )
 
     def __del__(self) -> None:  # a forgotten worker must not outlive its parent's object
