@@ -105,7 +105,7 @@ def _check_runner_options(runners: list[str], options: dict) -> None:
         except Exception:  # a runner that cannot load is recorded as failed when measured
             continue
         try:
-            cls.check_options(runner_options_for(name, options))
+            cls.parse_options(runner_options_for(name, options))
         except UserInputError as exc:
             unscoped = [k for k in options if "." not in k]
             hint = f" (scope a key to one runner: {name}.KEY=VALUE)" if unscoped else ""

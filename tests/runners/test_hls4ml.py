@@ -52,7 +52,7 @@ def tiny_runner(tiny):
 
 
 def test_defaults_are_the_u50_at_5_ns():
-    s = hls_config.parse_options({})
+    s = Hls4mlRunner.parse_options({})
     assert (s.backend, s.part, s.clock_period_ns, s.io_type, s.strategy, s.reuse_factor) == (
         "Vitis",
         "xcu50-fsvh2104-2-e",
@@ -64,7 +64,7 @@ def test_defaults_are_the_u50_at_5_ns():
 
 
 def test_options_are_validated_and_normalised():
-    s = hls_config.parse_options(
+    s = Hls4mlRunner.parse_options(
         {
             "backend": "vivado",
             "io_type": "io_stream",
@@ -98,21 +98,21 @@ def test_options_are_validated_and_normalised():
 )
 def test_bad_options_name_the_key(extra, message):
     with pytest.raises(UserInputError) as err:
-        hls_config.parse_options(extra)
+        Hls4mlRunner.parse_options(extra)
     assert message in str(err.value)
 
 
 def test_cache_key_follows_the_firmware_settings_only():
-    base = hls_config.parse_options({})
+    base = Hls4mlRunner.parse_options({})
     key = hls_config.config_hash("abc", base, "1.3.0")
-    assert key == hls_config.config_hash("abc", hls_config.parse_options({"synth": True}), "1.3.0")
-    assert key != hls_config.config_hash("abc", hls_config.parse_options({"reuse_factor": 2}), "1.3.0")
+    assert key == hls_config.config_hash("abc", Hls4mlRunner.parse_options({"synth": True}), "1.3.0")
+    assert key != hls_config.config_hash("abc", Hls4mlRunner.parse_options({"reuse_factor": 2}), "1.3.0")
     assert key != hls_config.config_hash("abd", base, "1.3.0")
     assert key != hls_config.config_hash("abc", base, "1.3.1")
 
 
 def test_float_models_get_explicit_precisions_never_auto(tiny):
-    settings = hls_config.parse_options({"precision": "fixed<24,10>"})
+    settings = Hls4mlRunner.parse_options({"precision": "fixed<24,10>"})
     config = hls_config.layer_config(tiny[1], settings)
     precisions = [p for layer in config["LayerName"].values() for p in layer.get("Precision", {}).items()]
     assert precisions and not [p for p in precisions if p[0] != "table" and p[1] == "auto"]

@@ -27,28 +27,28 @@ def prepared():
 
 
 def test_options_are_checked_and_listed():
-    assert RtlOptions.parse({}) == RtlOptions()
-    parsed = RtlOptions.parse(
+    assert RtlRunner.parse_options({}) == RtlOptions()
+    parsed = RtlRunner.parse_options(
         {"latency_cutoff": 3, "clock_period_ns": 2.5, "yosys": "false", "part": "xcu50-x"}
     )
     assert (parsed.latency_cutoff, parsed.clock_period_ns, parsed.yosys) == (3.0, 2.5, False)
     with pytest.raises(
         UserInputError, match=r"unknown option\(s\) reuse_factor; known options: latency_cutoff, clock"
     ):
-        RtlOptions.parse({"reuse_factor": 4})
+        RtlRunner.parse_options({"reuse_factor": 4})
     for bad in ({"latency_cutoff": 0}, {"clock_period_ns": "fast"}, {"latency_cutoff": True}):
         with pytest.raises(
             UserInputError, match=r"option (latency_cutoff|clock_period_ns)=.*: use a number > 0"
         ):
-            RtlOptions.parse(bad)
+            RtlRunner.parse_options(bad)
     with pytest.raises(
         UserInputError, match=r"option flavor='vhdl': use 'verilog' \(VHDL simulation needs GHDL"
     ):
-        RtlOptions.parse({"flavor": "vhdl"})
+        RtlRunner.parse_options({"flavor": "vhdl"})
     with pytest.raises(UserInputError, match="option yosys=2: use true or false"):
-        RtlOptions.parse({"yosys": 2})
+        RtlRunner.parse_options({"yosys": 2})
     with pytest.raises(UserInputError, match="option part='ep4ce22': no Yosys synth_xilinx family"):
-        RtlOptions.parse({"part": "ep4ce22"})
+        RtlRunner.parse_options({"part": "ep4ce22"})
 
 
 def test_available_names_the_tools():

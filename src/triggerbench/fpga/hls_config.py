@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator
 
-from triggerbench.runners import options as runner_options
 from triggerbench.runners.options import OPTIONS_CONFIG, Flag, Number, WholeNumber, any_case
 
 Backend = Literal["Vitis", "Vivado"]
@@ -75,15 +74,6 @@ class HlsSettings(BaseModel):
 
 
 KNOWN_KEYS = tuple(HlsSettings.model_fields)
-
-
-def parse_options(extra: dict[str, Any]) -> HlsSettings:
-    """Validate ``options.extra`` into settings.
-
-    Raises:
-        UserInputError: an unknown key (the message lists the known ones) or a bad value.
-    """
-    return runner_options.parse_options(HlsSettings, extra, "hls4ml")
 
 
 def is_hgq(model: Any) -> bool:

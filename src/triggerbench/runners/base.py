@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import BaseModel
 
 from triggerbench.models.artifact import ModelArtifact
 from triggerbench.power.base import PowerMeter
@@ -67,6 +68,9 @@ class Runner(abc.ABC):
     name: ClassVar[str]
     #: Artifact formats this runner can execute, best first ("keras", "onnx").
     formats: ClassVar[tuple[str, ...]]
+    #: The ``-O`` options this runner takes, as a frozen pydantic model (``runners.options``); None:
+    #: it takes none and ignores them.
+    options_model: ClassVar[type[BaseModel] | None] = None
     #: ``infer`` emulates hardware in software (C-simulation, RTL simulation): measured briefly,
     #: since its speed is the emulator's (``MeasureSettings.for_emulation``).
     emulator: ClassVar[bool] = False
@@ -81,13 +85,17 @@ class Runner(abc.ABC):
         """Load and compile ``artifact`` for batches of ``options.batch_size``."""
 
     @classmethod
-    def check_options(cls, extra: dict[str, Any]) -> None:
-        """Refuse backend options (``-O``) this runner does not take, before anything is measured.
+    def parse_options(cls, extra: dict[str, Any]) -> Any:
+        """Validate ``-O`` options into ``options_model``, before anything is measured.
 
-        The default takes none and ignores them; runners with options validate them here and raise
-        ``UserInputError`` (one line).
+        Raises ``UserInputError`` (one line) for a key or value the runner does not take; returns
+        None for a runner without options.
         """
-        del extra
+        if cls.options_model is None:
+            return None
+        from triggerbench.runners.options import parse_options
+
+        return parse_options(cls.options_model, extra, cls.name)
 
     def stage(self, inputs: np.ndarray) -> Any:
         """Turn a host batch into the backend's preallocated input (default: the array itself)."""

@@ -63,11 +63,7 @@ class Hls4mlRunner(Runner):
     name = "hls4ml"
     formats = ("keras",)
     emulator = True
-
-    @classmethod
-    def check_options(cls, extra: dict[str, Any]) -> None:
-        """Validate ``-O`` options (hls_config.HlsSettings)."""
-        hls_config.parse_options(extra)
+    options_model = hls_config.HlsSettings
 
     def __init__(self) -> None:
         self._hls_model: Any = None
@@ -90,7 +86,7 @@ class Hls4mlRunner(Runner):
             raise UserInputError(
                 "hls4ml runner takes f32 inputs; set the firmware's types with -O precision=fixed<W,I>"
             )
-        settings = hls_config.parse_options(options.extra)
+        settings = self.parse_options(options.extra)
         ok, reason = self.available()
         if not ok:
             raise RunnerUnavailableError(reason)

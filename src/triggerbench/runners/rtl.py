@@ -17,7 +17,7 @@ from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.fpga import parts, rtl_build, rtl_testbench, yosys
 from triggerbench.models.artifact import ModelArtifact
 from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
-from triggerbench.runners.options import OPTIONS_CONFIG, Flag, Number, Text, parse_options
+from triggerbench.runners.options import OPTIONS_CONFIG, Flag, Number, Text
 from triggerbench.schema import FpgaFigures
 
 SUPPORTED_PRECISIONS = ("f32",)  # the I/O arrays; the arithmetic is the model's own fixed point
@@ -52,11 +52,6 @@ class RtlOptions(BaseModel):
             raise ValueError(str(exc)) from None
         return value
 
-    @classmethod
-    def parse(cls, extra: dict[str, Any]) -> RtlOptions:
-        """Check and convert ``options.extra``; a wrong key or value is a one-line user error."""
-        return parse_options(cls, extra, "rtl")
-
     def build_config(self) -> rtl_build.RtlConfig:
         """The part of the options the generated RTL depends on."""
         return rtl_build.RtlConfig(self.latency_cutoff, self.clock_period_ns, self.flavor, self.part)
@@ -75,11 +70,7 @@ class RtlRunner(Runner):
     name = "rtl"
     formats = ("keras",)
     emulator = True
-
-    @classmethod
-    def check_options(cls, extra: dict[str, Any]) -> None:
-        """Validate ``-O`` options (RtlOptions)."""
-        RtlOptions.parse(extra)
+    options_model = RtlOptions
 
     def __init__(self) -> None:
         self._build: rtl_build.RtlBuild | None = None
@@ -109,7 +100,7 @@ class RtlRunner(Runner):
         """Build (or load) the RTL emulator, count its latency in the testbench, run Yosys."""
         if options.precision not in SUPPORTED_PRECISIONS:
             raise RunnerError("rtl runner takes precision f32 I/O only (the model fixes its own fixed point)")
-        self._options = RtlOptions.parse(options.extra)
+        self._options = self.parse_options(options.extra)
         ok, reason = self.available()
         if not ok:
             raise RunnerUnavailableError(reason)

@@ -25,7 +25,7 @@ from triggerbench.errors import RunnerError, RunnerUnavailableError, UserInputEr
 from triggerbench.models.artifact import ModelArtifact, sha256_file
 from triggerbench.power.base import PowerMeter
 from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions
-from triggerbench.runners.options import OPTIONS_CONFIG, Number, Text, WholeNumber, parse_options
+from triggerbench.runners.options import OPTIONS_CONFIG, Number, Text, WholeNumber
 from triggerbench.runners.outofprocess import WorkerProcess
 
 #: The command that starts the worker (e.g. ``docker exec -i vitis-ai python3 /workspace/vart_worker.py``).
@@ -73,6 +73,7 @@ class VartRunner(Runner):
 
     name = "vart"
     formats = ("keras", "onnx")
+    options_model = VartOptions
 
     def __init__(self) -> None:
         self._worker: WorkerProcess | None = None
@@ -81,11 +82,6 @@ class VartRunner(Runner):
         self._versions: dict[str, Any] = {}
         #: Seconds the worker spent in execute_async/wait in the last ``infer`` (overhead studies).
         self.last_compute_s: float | None = None
-
-    @classmethod
-    def check_options(cls, extra: dict[str, Any]) -> None:
-        """Validate ``-O`` options (VartOptions)."""
-        parse_options(VartOptions, extra, "vart")
 
     @classmethod
     def _local_vart(cls) -> bool:
@@ -116,7 +112,7 @@ class VartRunner(Runner):
         """Start the worker, load the xmodel, check it fits the model, run one warm-up batch."""
         if options.precision not in ACCEPTED_PRECISIONS:
             raise RunnerError("vart runner runs the DPU in int8; use --precision int8")
-        self._opts = parse_options(VartOptions, options.extra, "vart")
+        self._opts = self.parse_options(options.extra)
         if not self._opts.xmodel:
             raise UserInputError(
                 "vart runner needs -O xmodel=PATH (compiled by scripts/vitis_ai/prepare_xmodel.py; "
