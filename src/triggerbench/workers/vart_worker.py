@@ -23,6 +23,10 @@ Requests (``{"op": ...}``) and their responses (``{"ok": true, ...}``):
 
 A failed request answers ``{"ok": false, "error": {"type": ..., "message": one line}}`` and the
 worker keeps serving; only ``close`` or the end of stdin stops it.
+
+``serve`` and ``main`` are the worker side of this protocol for any handler with a
+``handle(request) -> reply`` method: ``triggerbench.measure.worker`` serves measurement jobs
+with them, so the protocol has one implementation on each side.
 """
 
 import json
@@ -305,9 +309,12 @@ def _one_line(exc):
     return lines[0] if lines else repr(exc)
 
 
-def serve(stdin, out):
-    """Answer messages until ``close`` or the end of input, one reply message each."""
-    worker = Worker()
+def serve(stdin, out, worker=None):
+    """Answer messages until ``close`` or the end of input, one reply message each.
+
+    ``worker`` handles the requests (default: the VART ``Worker``).
+    """
+    worker = Worker() if worker is None else worker
     while True:
         op = None
         try:
@@ -321,7 +328,7 @@ def serve(stdin, out):
             break
         except Exception as exc:  # noqa: BLE001 - any failure is answered, the worker lives on
             if isinstance(exc, WorkerError):
-                sys.stderr.write(f"vart_worker: {exc}\n")
+                sys.stderr.write(f"{type(worker).__name__}: {exc}\n")
             else:  # unexpected (VART, numpy): the traceback helps whoever reads the stderr tail
                 traceback.print_exc(file=sys.stderr)
             sys.stderr.flush()
@@ -331,8 +338,8 @@ def serve(stdin, out):
             break
 
 
-def main():
-    """Keep the protocol channel clean: stdout (fd 1) is moved to stderr for everyone else.
+def main(worker=None):
+    """Serve ``worker`` (default: VART) on stdin/stdout; fd 1 is moved to stderr for everyone else.
 
     VART and XRT print from C++ straight to fd 1; any such line would corrupt the framing, so
     the worker keeps a private duplicate of the original stdout and points fd 1 at stderr.
@@ -341,7 +348,7 @@ def main():
     sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     try:
-        serve(sys.stdin.buffer, channel)
+        serve(sys.stdin.buffer, channel, worker)
     finally:
         channel.close()
     return 0
