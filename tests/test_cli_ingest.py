@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-from fpga.test_hls_reports import REPORTS, make_project
+from fpga.test_hls_reports import make_project
 from test_cli import one_line_error, tb
 
 from triggerbench.results.store import load_records
-
-pytestmark = pytest.mark.skipif(not REPORTS.is_dir(), reason=f"report fixtures not found: {REPORTS}")
 
 
 def test_ingest_writes_one_record_and_prints_the_figures(tmp_path):

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from test_hls_reports import REPORTS, make_project
+from test_hls_reports import make_project
 
 from triggerbench.errors import UserInputError
 from triggerbench.fpga.ingest import ingest
 from triggerbench.models.artifact import sha256_file
-
-pytestmark = pytest.mark.skipif(not REPORTS.is_dir(), reason=f"report fixtures not found: {REPORTS}")
 
 # The head of an hls4ml_config.yml as hls4ml 1.3's writer dumps it: the Keras model it saved
 # beside the project is a custom-tagged scalar, which a safe YAML loader refuses by default.
