@@ -80,6 +80,10 @@ def bad(tmp_path_factory):
             "rtl runner: unknown option(s) reuse_factor; known options: latency_cutoff",
         ),
         (["--workload", "standin-cnn", "--runner", "hls4ml", "-O", "hls4ml.reuse_factor=0"], "reuse_factor"),
+        (
+            ["--workload", "standin-cnn", "--runner", "hls4ml", "-O", "hsl4ml.reuse_factor=2"],
+            "--option hsl4ml.reuse_factor: scoped to a runner this run does not use; runners: hls4ml",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(bad, tmp_path, args, message):

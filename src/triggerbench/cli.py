@@ -99,6 +99,11 @@ def _check_runner_options(runners: list[str], options: dict) -> None:
     from triggerbench.measure.session import runner_options_for
     from triggerbench.runners import registry
 
+    for key in options:  # a scoped key no runner of this run takes would be silently ignored
+        if "." in key and not any(key.startswith(f"{name}.") for name in runners):
+            raise UserInputError(
+                f"--option {key}: scoped to a runner this run does not use; runners: {', '.join(runners)}"
+            )
     for name in runners:
         try:
             cls = registry.get(name)

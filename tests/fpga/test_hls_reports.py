@@ -124,6 +124,7 @@ def _drop(path: Path) -> None:
     "damage, message",
     [
         (lambda root: shutil.rmtree(root), "hls4ml project folder not found"),
+        (lambda root: shutil.rmtree(root) or root.write_text("x"), "is a file, not an hls4ml project folder"),
         (lambda root: _drop(root / "project.tcl"), "project.tcl is missing"),
         (lambda root: _drop(root / "myproject_prj" / "vivado_hls.app"), "no HLS project"),
         (

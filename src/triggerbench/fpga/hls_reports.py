@@ -81,7 +81,8 @@ def locate(root: Path) -> HlsProject:
     """
     root = Path(root)
     if not root.is_dir():
-        raise UserInputError(f"hls4ml project folder not found: {root}")
+        what = "is a file, not an hls4ml project folder" if root.exists() else "not found"
+        raise UserInputError(f"hls4ml project folder {what}: {root}")
     tcl = root / "project.tcl"
     if not tcl.is_file():
         raise UserInputError(f"{root} is not an hls4ml project: project.tcl is missing")
