@@ -74,6 +74,38 @@ def test_teacher_weights_make_a_weighted_mean_and_floor_the_teacher_pt():
     np.testing.assert_allclose(weights, [1 / 3, 1 / 3, 1 / 6, 1 / 30], rtol=1e-6)
 
 
+def numpy_relative_huber(y, y_s, y_t, alpha, delta, floor):
+    target = alpha * y + (1 - alpha) * y_t
+    rel = (y_s[:, 0] - target[:, 0]) / np.maximum(y_t[:, 0], floor)
+    huber = np.where(np.abs(rel) <= delta, 0.5 * rel**2, delta * (np.abs(rel) - 0.5 * delta))
+    return float(np.mean(huber + (y_s[:, 1] - target[:, 1]) ** 2))
+
+
+def test_relative_huber_divides_by_the_teacher_pt_and_caps_large_residuals():
+    y = np.array([[10.0, 0.1], [4.0, 0.0], [20.0, -0.2], [5.0, 0.0]], np.float32)
+    y_t = np.array([[11.0, 0.1], [0.5, 0.0], [20.0, -0.2], [5.0, 0.0]], np.float32)
+    y_s = np.array([[12.0, 0.3], [4.0, 0.0], [30.0, -0.2], [5.5, 0.0]], np.float32)
+    for alpha in (0.0, 0.5, 1.0):
+        got = float(distill.relative_huber_loss(y, y_s, y_t, alpha, 0.3, 3.0))
+        assert got == pytest.approx(numpy_relative_huber(y, y_s, y_t, alpha, 0.3, 3.0), rel=1e-5)
+    # Truth only: sample 1 is quadratic, 2/11 < 0.3; sample 3 linear, 10/20 > 0.3; sample 2's teacher pT
+    # (0.5) is floored at 3 but its residual is 0; sample 4 quadratic, 0.5/5.
+    expected = (0.5 * (2 / 11) ** 2 + 0.2**2 + 0.3 * (0.5 - 0.15) + 0.5 * 0.1**2) / 4
+    assert float(distill.relative_huber_loss(y, y_s, y_t, 1.0, 0.3, 3.0)) == pytest.approx(expected, rel=1e-5)
+    # The same residual costs more where the teacher predicts a lower pT.
+    low = float(distill.relative_huber_loss(y[3:], y_s[3:], y_t[3:], 1.0, 1.0, 0.1))
+    high = float(distill.relative_huber_loss(y[3:], y_s[3:], y_t[3:] * 2, 1.0, 1.0, 0.1))
+    assert low > high
+
+
+def test_huber_delta_must_be_positive():
+    with pytest.raises(UserInputError, match="huber_delta"):
+        distill.make_distiller(
+            reference.build_student(), reference.build_student(name="t"), "relative", target_scale=(16, 1),
+            huber_delta=0.0,
+        )  # fmt: skip
+
+
 def test_teacher_weights_only_in_soft_mode():
     student, teacher = reference.build_student(), reference.build_student(name="t")
     with pytest.raises(UserInputError, match="soft distillation only"):
@@ -96,7 +128,7 @@ def test_unknown_mode_rejected():
         )
 
 
-@pytest.mark.parametrize("mode", ["soft", "guided"])
+@pytest.mark.parametrize("mode", ["soft", "relative", "guided"])
 def test_distiller_trains_the_student_only(mode):
     keras.utils.set_random_seed(0)
     teacher, student = reference.build_teacher(), reference.build_student()

@@ -25,6 +25,8 @@ def test_perfect_predictor():
     assert m["pt_resolution_frac"] == pytest.approx(0.0, abs=1e-6)
     assert m["eta_residual_rms"] == pytest.approx(0.0, abs=1e-7)
     assert m["pt_resolution_frac_3to6gev"] == pytest.approx(0.0, abs=1e-6)
+    assert m["pt_resolution_calibrated_frac"] == pytest.approx(0.0, abs=1e-6)
+    assert m["pt_bias_frac_3to6gev"] == pytest.approx(0.0, abs=1e-6)
     # A step at the threshold: 0 in the 9-10 GeV bin, 1 in 10-11, so 50 % at 10 GeV.
     assert m["turnon_50_gev"] == pytest.approx(10.0, abs=0.05)
     assert 10.0 <= m["turnon_90_gev"] <= 10.5
@@ -44,6 +46,22 @@ def test_gaussian_smearing_gives_its_resolution():
     # Smearing makes the turn-on gradual and symmetric around ~threshold / (1 + ...) ~ 10 GeV.
     assert 9.0 < m["turnon_50_gev"] < 10.5 < m["turnon_90_gev"] < 13.0
     assert m["plateau_eff_frac"] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_pt_dependent_response_widens_the_raw_resolution_but_not_the_calibrated_one():
+    labels = l0_labels(40_000, seed=5)
+    pt = labels[:, 0].astype(np.float64)
+    rng = np.random.default_rng(6)
+    response = 1.3 - 0.02 * pt  # +24 % at 3 GeV, -30 % at 30 GeV: regression towards the middle
+    out = labels[:, :2].astype(np.float64)
+    out[:, 0] = pt * response * (1.0 + 0.05 * rng.standard_normal(len(pt)))
+    m = l0_metrics(labels, out)
+    assert m["pt_resolution_frac"] > 0.15
+    assert m["pt_resolution_calibrated_frac"] == pytest.approx(0.05 * np.median(response), rel=0.15)
+    assert m["pt_bias_frac_3to6gev"] == pytest.approx(1.3 - 0.02 * 4.5 - 1.0, abs=0.01)
+    assert m["pt_bias_frac_20to30gev"] == pytest.approx(1.3 - 0.02 * 25 - 1.0, abs=0.02)
+    # The per-bin widths keep only the response's spread inside each bin.
+    assert m["pt_resolution_frac_3to6gev"] < 0.07
 
 
 def test_fake_rate_counted_on_noise_windows_only():

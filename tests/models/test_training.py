@@ -35,7 +35,9 @@ def test_teacher_tiny_training_lowers_the_loss(teacher, l0):
     assert val_mse(model, l0) == pytest.approx(history["val_loss"][-1], rel=1e-3)
 
 
-@pytest.mark.parametrize(("mode", "power"), [("none", 0.0), ("soft", 0.0), ("soft", 1.0), ("guided", 0.0)])
+@pytest.mark.parametrize(
+    ("mode", "power"), [("none", 0.0), ("soft", 0.0), ("soft", 1.0), ("relative", 0.0), ("guided", 0.0)]
+)
 def test_student_tiny_training(mode, power, teacher, l0):
     t_weights = [w.copy() for w in teacher[0].get_weights()]
     cfg = TINY["student"].with_(kd_mode=mode, epochs=2, teacher_weight_power=power)
@@ -113,7 +115,15 @@ def test_student_at_bits():
 
 
 @pytest.mark.parametrize(
-    "changes", [{"n_train": 0}, {"kd_mode": "hard"}, {"learning_rate": 0.0}, {"alpha": 2.0}, {"gamma": 0.0}]
+    "changes",
+    [
+        {"n_train": 0},
+        {"kd_mode": "hard"},
+        {"learning_rate": 0.0},
+        {"alpha": 2.0},
+        {"gamma": 0.0},
+        {"huber_delta": -1.0},
+    ],
 )
 def test_config_validation(changes):
     with pytest.raises(UserInputError):

@@ -10,6 +10,12 @@ weigh alike):
   E[w pT | x] / E[w | x]); weights that depend on the input only, through the teacher, leave the
   optimum in place and only move capacity to low pT — something a student without a teacher cannot
   do;
+* ``"relative"``: the same soft target ``t = alpha * y + (1 - alpha) * y_T``, but the pT term is
+  a Huber loss on the residual *relative to the teacher's pT*, ``huber((pT_S - pT_t) / max(pT_T,
+  floor))``, plus the squared eta residual. The metric is a robust relative resolution: dividing
+  by the truth would bias the predictions low (as above), dividing by the teacher's pT does not,
+  and the Huber loss stops the few hopeless windows (hits lost outside the window, noise) from
+  pulling a small student's fit, as they do under an MSE;
 * ``"guided"`` (the seed talk's loss): per sample, the plain loss ``||y - y_S||^2`` plus the
   hint losses ``sum_i gamma_i H_i`` *only where the teacher is better*, i.e. where
   ``||y - y_T||^2 < gamma ||y - y_S||^2``. ``H_i = ||A_i - T_i||^2`` compares a student
@@ -34,9 +40,9 @@ import numpy as np
 
 from triggerbench.errors import UserInputError
 
-KD_MODES = ("soft", "guided")
-#: Below this the teacher's pT (noise-only windows predict ~0) would make a weight explode; the
-#: simulated muons start at 3 GeV.
+KD_MODES = ("soft", "relative", "guided")
+#: Below this the teacher's pT (noise-only windows predict ~0) would make a weight or a relative
+#: residual explode; the simulated muons start at 3 GeV.
 TEACHER_WEIGHT_FLOOR_GEV = 3.0
 
 
@@ -71,6 +77,27 @@ def teacher_weights(pt_teacher_gev, power: float, floor_gev: float = TEACHER_WEI
     ops = _ops()
     pt = ops.maximum(ops.convert_to_tensor(pt_teacher_gev), floor_gev)
     return ops.power(pt, -power)
+
+
+def relative_huber_loss(y, y_student, y_teacher, alpha: float, delta: float, pt_floor: float):
+    """The ``"relative"`` mode's loss, batch mean; column 0 of every output is pT, column 1 eta.
+
+    Args:
+        y: Targets, (batch, 2).
+        y_student: Student outputs, (batch, 2).
+        y_teacher: Teacher outputs, (batch, 2).
+        alpha: Weight of the truth in the soft target ``alpha * y + (1 - alpha) * y_T``.
+        delta: Huber's delta: the relative pT residual beyond which the loss grows linearly.
+        pt_floor: Smallest teacher pT a residual is divided by (same units as ``y``), so that a
+            noise-only window (teacher pT ~0) cannot blow its residual up.
+    """
+    ops = _ops()
+    y, y_student, y_teacher = (ops.convert_to_tensor(v) for v in (y, y_student, y_teacher))
+    target = alpha * y + (1.0 - alpha) * y_teacher
+    rel = (y_student[:, 0] - target[:, 0]) / ops.maximum(y_teacher[:, 0], pt_floor)
+    size = ops.abs(rel)
+    huber = ops.where(size <= delta, 0.5 * ops.square(rel), delta * (size - 0.5 * delta))
+    return ops.mean(huber + ops.square(y_student[:, 1] - target[:, 1]))
 
 
 def guided_loss(
@@ -154,21 +181,23 @@ def make_distiller(
     student_hint_layers: Sequence[str] = (),
     teacher_hint_layers: Sequence[str] = (),
     teacher_weight_power: float = 0.0,
+    huber_delta: float = 0.3,
 ):
     """Build a ``Distiller`` (a ``keras.Model``); compile it with an optimizer, then ``fit``.
 
     Args:
         student: The model to train; its outputs in physical units.
         teacher: The trained teacher, frozen here (``trainable = False``).
-        mode: ``"soft"`` or ``"guided"``.
+        mode: ``"soft"``, ``"relative"`` or ``"guided"``.
         target_scale: Physical units per scaled unit of each output; losses divide by it.
-        alpha: Weight of the truth term in ``"soft"`` mode.
+        alpha: Weight of the truth in ``"soft"`` and ``"relative"`` modes.
         gamma: Threshold factor of the teacher-is-better test in ``"guided"`` mode.
         hint_weights: ``gamma_i`` of each hint pair in ``"guided"`` mode.
         student_hint_layers: Student layers whose outputs are the ``A_i`` (before adaptation).
         teacher_hint_layers: Teacher layers whose outputs are the ``T_i``.
         teacher_weight_power: ``"soft"`` mode: weight samples by the teacher's predicted pT (the
             first output) to the power ``-p``; 0 weighs all alike.
+        huber_delta: ``"relative"`` mode: Huber's delta on the relative pT residual.
 
     Returns:
         The Distiller; its ``student`` attribute is the (same, trained in place) student.
@@ -184,6 +213,8 @@ def make_distiller(
         )
     if not 0.0 <= alpha <= 1.0:
         raise UserInputError(f"alpha must be in [0, 1], got {alpha}")
+    if not huber_delta > 0.0:
+        raise UserInputError(f"huber_delta must be > 0, got {huber_delta}")
     if teacher_weight_power < 0.0 or (teacher_weight_power and mode != "soft"):
         raise UserInputError(
             f"teacher_weight_power must be >= 0 and applies to soft distillation only, "
@@ -237,6 +268,9 @@ def make_distiller(
                 if teacher_weight_power:
                     weights = teacher_weights(t_out[0][:, 0], teacher_weight_power)
                 loss = soft_loss(y, y_s, y_t, alpha, weights)
+            elif self.mode == "relative":
+                floor = TEACHER_WEIGHT_FLOOR_GEV / self.scale[0]
+                loss = relative_huber_loss(y, y_s, y_t, alpha, huber_delta, floor)
             else:
                 hints = [
                     adapter(a, training=training) for adapter, a in zip(self.adapters, s_out[1:], strict=True)

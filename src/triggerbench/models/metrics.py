@@ -1,8 +1,10 @@
 """Task metrics of the reference models, in pure numpy (no TensorFlow import).
 
 L0 muon trigger (``l0_metrics``): relative pT resolution overall and per true-pT bin, the
-eta residual RMS, the trigger turn-on ("predicted pT > threshold" versus true pT) with its
-50 % and 90 % points and plateau, and the fake rate on noise-only windows.
+response (median relative residual) per bin, the resolution left after correcting that
+response in narrow true-pT bins, the eta residual RMS, the trigger turn-on ("predicted pT >
+threshold" versus true pT) with its 50 % and 90 % points and plateau, and the fake rate on
+noise-only windows.
 
 LLP trigger (``llp_metrics``): bias and resolution of the regressed decay radius L_r,
 overall and per true-L_r bin.
@@ -103,6 +105,22 @@ def crossing_gev(centres_gev: np.ndarray, efficiency: np.ndarray, level: float) 
     return float(x[i - 1] + frac * (x[i] - x[i - 1]))
 
 
+def _response_corrected(rel: np.ndarray, pt_true: np.ndarray, edges_gev: np.ndarray) -> np.ndarray | None:
+    """``rel`` minus the median of ``rel`` in its true-pT bin; events outside the bins are dropped.
+
+    Returns None when fewer than half of the events fall in bins with enough events.
+    """
+    idx = np.digitize(pt_true, edges_gev) - 1
+    keep = np.zeros(len(rel), bool)
+    corrected = np.zeros(len(rel))
+    for b in range(len(edges_gev) - 1):
+        in_bin = idx == b
+        if in_bin.sum() >= MIN_EVENTS_PER_BIN:
+            corrected[in_bin] = rel[in_bin] - np.median(rel[in_bin])
+            keep |= in_bin
+    return corrected[keep] if keep.sum() * 2 >= len(rel) else None
+
+
 def l0_metrics(
     labels: np.ndarray,
     outputs: np.ndarray,
@@ -121,8 +139,11 @@ def l0_metrics(
 
     Returns:
         ``pt_resolution_frac`` (robust width of (pT_pred - pT_true) / pT_true), one
-        ``pt_resolution_frac_{lo}to{hi}gev`` per pT bin, ``pt_bias_frac`` (median relative
-        residual), ``eta_residual_rms``, ``turnon_50_gev`` and ``turnon_90_gev``,
+        ``pt_resolution_frac_{lo}to{hi}gev`` and ``pt_bias_frac_{lo}to{hi}gev`` per pT bin,
+        ``pt_bias_frac`` (median relative residual), ``pt_resolution_calibrated_frac`` (the
+        overall width after subtracting the median relative residual of each turn-on bin: what
+        is left once the pT-dependent response is corrected; the overall figure contains both, and
+        a model can trade one for the other), ``eta_residual_rms``, ``turnon_50_gev`` and ``turnon_90_gev``,
         ``plateau_eff_frac`` (efficiency for true pT > 2 x threshold) and ``fake_rate_frac``
         (noise-only windows passing the threshold). Figures that cannot be computed are left out.
 
@@ -146,6 +167,10 @@ def l0_metrics(
         in_bin = (pt_true >= lo) & (pt_true < hi)
         if in_bin.sum() >= MIN_EVENTS_PER_BIN:
             out[f"pt_resolution_frac_{_bin_label(lo, hi, 'gev')}"] = robust_halfwidth(rel[in_bin])
+            out[f"pt_bias_frac_{_bin_label(lo, hi, 'gev')}"] = float(np.median(rel[in_bin]))
+    calibrated = _response_corrected(rel, pt_true, np.asarray(turnon_edges_gev, np.float64))
+    if calibrated is not None:
+        out["pt_resolution_calibrated_frac"] = robust_halfwidth(calibrated)
 
     centres, eff, _ = turnon_curve(labels, outputs, threshold_gev, turnon_edges_gev)
     for level, key in ((0.5, "turnon_50_gev"), (0.9, "turnon_90_gev")):

@@ -22,7 +22,7 @@ import numpy as np
 from triggerbench.errors import UserInputError
 from triggerbench.models import reference
 
-KD_MODES = ("none", "soft", "guided")
+KD_MODES = ("none", "soft", "relative", "guided")
 STUDENT_BITS = (2, 3, 4, 6, 8, "float")
 # Calibration events for HGQ2's integer-bit trace after quantization-aware training.
 TRACE_EVENTS = 20_000
@@ -39,13 +39,15 @@ class TrainConfig:
         batch_size: Events per optimizer step.
         learning_rate: Adam's initial rate (cosine decay to 1 % over the run).
         seed: Seeds the data and the weights.
-        kd_mode: ``"none"`` (plain fit), ``"soft"`` or ``"guided"`` distillation.
-        alpha: Weight of the truth term in soft distillation.
+        kd_mode: ``"none"`` (plain fit), ``"soft"``, ``"relative"`` or ``"guided"`` distillation
+            (see ``distill``).
+        alpha: Weight of the truth in soft and relative distillation.
         gamma: Guided distillation: hints apply where the teacher's squared error is below
             ``gamma`` times the student's.
         hint_weights: Guided distillation: weight of each hint pair (``gamma_i``).
         teacher_weight_power: Soft distillation: weight each event by the teacher's predicted pT
             to the power ``-p`` (0: all alike); see ``distill``.
+        huber_delta: Relative distillation: Huber's delta on the pT residual over the teacher's pT.
         bits: Quantization-aware student width; None for float models.
         noise_per_strip: RPC noise per strip per bunch crossing in the simulated data.
         noise_only_frac: Fraction of L0 training windows holding only noise (target pT 0), so
@@ -66,6 +68,7 @@ class TrainConfig:
     gamma: float = 1.0
     hint_weights: tuple[float, ...] = (0.1, 0.1)
     teacher_weight_power: float = 0.0
+    huber_delta: float = 0.3
     bits: int | None = None
     noise_per_strip: float = 1e-3
     noise_only_frac: float = 0.05
@@ -85,6 +88,8 @@ class TrainConfig:
             raise UserInputError(f"alpha must be in [0, 1], got {self.alpha!r}")
         if not self.gamma > 0.0:
             raise UserInputError(f"gamma must be > 0, got {self.gamma!r}")
+        if not self.huber_delta > 0.0:
+            raise UserInputError(f"huber_delta must be > 0, got {self.huber_delta!r}")
 
     def with_(self, **changes) -> TrainConfig:
         """Return a copy with ``changes`` applied (validated again)."""
@@ -207,6 +212,7 @@ def fit_distilled(student, teacher, cfg: TrainConfig, data: Data):
         student_hint_layers=reference.STUDENT_HINT_LAYERS,
         teacher_hint_layers=reference.TEACHER_HINT_LAYERS,
         teacher_weight_power=cfg.teacher_weight_power,
+        huber_delta=cfg.huber_delta,
     )
     distiller.compile(optimizer=_optimizer(cfg, len(x)))
     start = time.perf_counter()
@@ -240,13 +246,15 @@ def train_intermediate(cfg: TrainConfig = FULL["intermediate"], teacher=None, da
     only ``"none"`` and ``"soft"`` apply here.
     """
     if cfg.kd_mode == "guided":
-        raise UserInputError("the intermediate model has no hint layers: use kd_mode 'none' or 'soft'")
+        raise UserInputError(
+            "the intermediate model has no hint layers: use kd_mode 'none', 'soft' or 'relative'"
+        )
     _seed(cfg)
     return _train_l0(reference.build_intermediate(), cfg, teacher, data)
 
 
 def train_student(cfg: TrainConfig = FULL["student"], teacher=None, data: Data | None = None):
-    """Train the float student: ``cfg.kd_mode`` "none" (control), "soft" or "guided" (needs ``teacher``)."""
+    """Train the float student: ``cfg.kd_mode`` "none" (control), or distilled (needs ``teacher``)."""
     _seed(cfg)
     return _train_l0(reference.build_student(), cfg, teacher, data)
 
