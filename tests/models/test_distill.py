@@ -92,6 +92,9 @@ def test_relative_huber_divides_by_the_teacher_pt_and_caps_large_residuals():
     # (0.5) is floored at 3 but its residual is 0; sample 4 quadratic, 0.5/5.
     expected = (0.5 * (2 / 11) ** 2 + 0.2**2 + 0.3 * (0.5 - 0.15) + 0.5 * 0.1**2) / 4
     assert float(distill.relative_huber_loss(y, y_s, y_t, 1.0, 0.3, 3.0)) == pytest.approx(expected, rel=1e-5)
+    # eta_weight scales the eta term only (sample 1's eta residual 0.2).
+    lighter = float(distill.relative_huber_loss(y, y_s, y_t, 1.0, 0.3, 3.0, eta_weight=0.25))
+    assert lighter == pytest.approx(expected - 0.75 * 0.2**2 / 4, rel=1e-5)
     # The same residual costs more where the teacher predicts a lower pT.
     low = float(distill.relative_huber_loss(y[3:], y_s[3:], y_t[3:], 1.0, 1.0, 0.1))
     high = float(distill.relative_huber_loss(y[3:], y_s[3:], y_t[3:] * 2, 1.0, 1.0, 0.1))

@@ -123,6 +123,7 @@ def test_student_at_bits():
         {"alpha": 2.0},
         {"gamma": 0.0},
         {"huber_delta": -1.0},
+        {"eta_weight": -0.5},
     ],
 )
 def test_config_validation(changes):

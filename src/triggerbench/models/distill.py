@@ -79,7 +79,9 @@ def teacher_weights(pt_teacher_gev, power: float, floor_gev: float = TEACHER_WEI
     return ops.power(pt, -power)
 
 
-def relative_huber_loss(y, y_student, y_teacher, alpha: float, delta: float, pt_floor: float):
+def relative_huber_loss(
+    y, y_student, y_teacher, alpha: float, delta: float, pt_floor: float, eta_weight: float = 1.0
+):
     """The ``"relative"`` mode's loss, batch mean; column 0 of every output is pT, column 1 eta.
 
     Args:
@@ -90,6 +92,7 @@ def relative_huber_loss(y, y_student, y_teacher, alpha: float, delta: float, pt_
         delta: Huber's delta: the relative pT residual beyond which the loss grows linearly.
         pt_floor: Smallest teacher pT a residual is divided by (same units as ``y``), so that a
             noise-only window (teacher pT ~0) cannot blow its residual up.
+        eta_weight: Weight of the squared (scaled) eta residual beside the pT term.
     """
     ops = _ops()
     y, y_student, y_teacher = (ops.convert_to_tensor(v) for v in (y, y_student, y_teacher))
@@ -97,7 +100,7 @@ def relative_huber_loss(y, y_student, y_teacher, alpha: float, delta: float, pt_
     rel = (y_student[:, 0] - target[:, 0]) / ops.maximum(y_teacher[:, 0], pt_floor)
     size = ops.abs(rel)
     huber = ops.where(size <= delta, 0.5 * ops.square(rel), delta * (size - 0.5 * delta))
-    return ops.mean(huber + ops.square(y_student[:, 1] - target[:, 1]))
+    return ops.mean(huber + eta_weight * ops.square(y_student[:, 1] - target[:, 1]))
 
 
 def guided_loss(
@@ -182,6 +185,7 @@ def make_distiller(
     teacher_hint_layers: Sequence[str] = (),
     teacher_weight_power: float = 0.0,
     huber_delta: float = 0.3,
+    eta_weight: float = 1.0,
 ):
     """Build a ``Distiller`` (a ``keras.Model``); compile it with an optimizer, then ``fit``.
 
@@ -198,6 +202,7 @@ def make_distiller(
         teacher_weight_power: ``"soft"`` mode: weight samples by the teacher's predicted pT (the
             first output) to the power ``-p``; 0 weighs all alike.
         huber_delta: ``"relative"`` mode: Huber's delta on the relative pT residual.
+        eta_weight: ``"relative"`` mode: weight of the eta term beside the pT term.
 
     Returns:
         The Distiller; its ``student`` attribute is the (same, trained in place) student.
@@ -215,6 +220,8 @@ def make_distiller(
         raise UserInputError(f"alpha must be in [0, 1], got {alpha}")
     if not huber_delta > 0.0:
         raise UserInputError(f"huber_delta must be > 0, got {huber_delta}")
+    if not eta_weight >= 0.0:
+        raise UserInputError(f"eta_weight must be >= 0, got {eta_weight}")
     if teacher_weight_power < 0.0 or (teacher_weight_power and mode != "soft"):
         raise UserInputError(
             f"teacher_weight_power must be >= 0 and applies to soft distillation only, "
@@ -270,7 +277,7 @@ def make_distiller(
                 loss = soft_loss(y, y_s, y_t, alpha, weights)
             elif self.mode == "relative":
                 floor = TEACHER_WEIGHT_FLOOR_GEV / self.scale[0]
-                loss = relative_huber_loss(y, y_s, y_t, alpha, huber_delta, floor)
+                loss = relative_huber_loss(y, y_s, y_t, alpha, huber_delta, floor, eta_weight)
             else:
                 hints = [
                     adapter(a, training=training) for adapter, a in zip(self.adapters, s_out[1:], strict=True)

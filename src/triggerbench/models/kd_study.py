@@ -1,7 +1,7 @@
 """Does distillation help? The distilled student against its control, over several seeds.
 
-One training run of the ~800-parameter student is a noisy figure: plain training with five seeds
-lands anywhere from 0.333 to 0.371 in pT resolution here (a bad seed loses the low-pT muons). A
+One training run of the ~800-parameter student is a noisy figure: plain training with 15 seeds
+lands anywhere from 0.329 to 0.371 in pT resolution here (a bad seed loses the low-pT muons). A
 goal such as "distillation closes half of the student-teacher gap" is therefore judged on means
 over seeds, each seed giving both recipes the same data and the same initial weights.
 
