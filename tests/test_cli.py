@@ -167,7 +167,21 @@ def test_train_quick_writes_models_and_manifest(tmp_path):
     for meta in manifest["models"].values():
         assert sha256_file(out / meta["file"]) == meta["sha256"]
         assert "pt_resolution_frac" in meta["metrics"] and meta["train_wall_s"] >= 0
-    assert manifest["models"]["muon-l0-student-kd"]["train_config"]["kd_mode"] == "guided"
+    assert manifest["models"]["muon-l0-student-kd"]["train_config"]["kd_mode"] == "relative"
+
+    # --evaluate-only measures again without training: same weights, fresh metrics.
+    teacher = manifest["models"]["muon-l0-teacher"]
+    teacher["metrics"] = {"stale": 1.0}
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    proc = tb("train", "--model", "muon-l0-teacher", "--evaluate-only", "--quick", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    again = json.loads((out / "manifest.json").read_text())["models"]
+    assert "stale" not in again["muon-l0-teacher"]["metrics"]
+    assert "pt_resolution_calibrated_frac" in again["muon-l0-teacher"]["metrics"]
+    assert again["muon-l0-teacher"]["sha256"] == teacher["sha256"]
+    assert again["muon-l0-student-kd"] == manifest["models"]["muon-l0-student-kd"]
+    (out / teacher["file"]).write_bytes(b"not a model")
+    one_line_error(tb("train", "--all", "--evaluate-only", "--out", str(out)), "does not match its hash")
 
 
 @pytest.mark.parametrize(

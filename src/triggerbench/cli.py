@@ -302,6 +302,9 @@ def train(
     ship: Annotated[bool, typer.Option(help="Write into the package's shipped models.")] = False,
     out: Annotated[Path, typer.Option(help="Folder for the models (without --ship).")] = Path("trained"),
     quick: Annotated[bool, typer.Option(help="Tiny configurations (smoke test, seconds).")] = False,
+    evaluate_only: Annotated[
+        bool, typer.Option(help="Measure the trained models' task metrics again; no training.")
+    ] = False,
 ) -> None:
     """Train the reference models (teacher, students, KD, 4-bit, LLP VGG) and their manifest."""
     import time
@@ -319,14 +322,12 @@ def train(
         raise UserInputError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(shipping.MODELS)}")
     target = ensure_writable(SHIPPED_DIR if ship else out)
     configs = training.TINY if quick else training.FULL
+    eval_events = {"l0": 2000, "llp": 64} if quick else None
     start = time.perf_counter()
-    shipping.train_all(
-        target,
-        configs,
-        only=names or None,
-        log=console.print,
-        eval_events={"l0": 2000, "llp": 64} if quick else None,
-    )
+    if evaluate_only:
+        shipping.reevaluate(target, only=names or None, log=console.print, eval_events=eval_events)
+    else:
+        shipping.train_all(target, configs, only=names or None, log=console.print, eval_events=eval_events)
     console.print(f"done in {time.perf_counter() - start:.0f} s -> {target}/manifest.json")
 
 

@@ -160,6 +160,41 @@ def train_all(
     return manifest
 
 
+def reevaluate(
+    out_dir: Path,
+    only: list[str] | None = None,
+    log: Callable[[str], None] = print,
+    eval_events: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """Measure the task metrics of models already in ``out_dir`` again, without training.
+
+    For when the metrics change: weights, hashes and training records stay; ``metrics`` and
+    ``evaluation`` of each model are replaced (same sample as ``train_all``).
+    """
+    from triggerbench.models.artifact import load_keras
+
+    manifest_path = Path(out_dir) / "manifest.json"
+    if not manifest_path.is_file():
+        raise UserInputError(f"no trained models to evaluate: {manifest_path} does not exist")
+    manifest = json.loads(manifest_path.read_text())
+    names = only or [n for n in MODELS if n in manifest["models"]]
+    missing = sorted(set(names) - set(manifest["models"]))
+    if missing:
+        raise UserInputError(f"not in {manifest_path}: {', '.join(missing)}")
+    for name in names:
+        meta = manifest["models"][name]
+        path = Path(out_dir) / meta["file"]
+        if not path.is_file() or sha256_file(path) != meta["sha256"]:
+            raise UserInputError(f"{path} is missing or does not match its hash in {manifest_path}")
+        task = next(t for t, full in TASKS.items() if full == meta["task"])
+        n = (eval_events or EVAL_EVENTS)[task]
+        meta["metrics"] = evaluate(load_keras(path), task, n)
+        meta["evaluation"] = {"seed": EVAL_SEED, "events": n}
+        log(f"  {name}: " + ", ".join(f"{k}={v:.4g}" for k, v in meta["metrics"].items()))
+        atomic_write_text(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
 def _load_teacher(out_dir: Path):
     from triggerbench.models.artifact import load_keras
 
