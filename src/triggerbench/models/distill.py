@@ -1,6 +1,6 @@
 """Knowledge distillation from a frozen teacher into a (possibly quantized) student.
 
-Two modes, both in *scaled* target space (outputs divided by ``OUTPUT_SCALE``, so pT and eta
+Three modes, all in *scaled* target space (outputs divided by ``OUTPUT_SCALE``, so pT and eta
 weigh alike):
 
 * ``"soft"``: ``alpha * MSE(y, y_S) + (1 - alpha) * MSE(y_T, y_S)``, optionally weighted per
@@ -12,10 +12,10 @@ weigh alike):
   do;
 * ``"relative"``: the same soft target ``t = alpha * y + (1 - alpha) * y_T``, but the pT term is
   a Huber loss on the residual *relative to the teacher's pT*, ``huber((pT_S - pT_t) / max(pT_T,
-  floor))``, plus the squared eta residual. The metric is a robust relative resolution: dividing
-  by the truth would bias the predictions low (as above), dividing by the teacher's pT does not,
-  and the Huber loss stops the few hopeless windows (hits lost outside the window, noise) from
-  pulling a small student's fit, as they do under an MSE;
+  floor))``, plus ``eta_weight`` x the squared eta residual. The metric is a robust relative
+  resolution: dividing by the truth would bias the predictions low (as above), dividing by the
+  teacher's pT does not, and the Huber loss stops the few hopeless windows (hits lost outside the
+  window, noise) from pulling a small student's fit, as they do under an MSE;
 * ``"guided"`` (the seed talk's loss): per sample, the plain loss ``||y - y_S||^2`` plus the
   hint losses ``sum_i gamma_i H_i`` *only where the teacher is better*, i.e. where
   ``||y - y_T||^2 < gamma ||y - y_S||^2``. ``H_i = ||A_i - T_i||^2`` compares a student

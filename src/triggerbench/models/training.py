@@ -1,4 +1,4 @@
-"""Training of the reference models: plain, distilled (soft / guided) and quantization-aware.
+"""Training of the reference models: plain, distilled (soft / relative / guided) and quantization-aware.
 
 Every ``train_*`` function is seeded (``keras.utils.set_random_seed`` and, by default,
 TensorFlow's deterministic ops) and returns ``(model, history, wall_s)``: the trained,
