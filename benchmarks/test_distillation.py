@@ -7,7 +7,7 @@ least half of the pT-resolution gap between the control and the teacher. The res
 resolution is noted beside it: the overall figure also counts the pT-dependent response, which a
 loss can trade against the resolution.
 
-Full mode only (16 trainings, about 50 min on 2 cores: the distilled students run the teacher
+Full mode only (16 trainings, about an hour on 2 cores: the distilled students run the teacher
 on every batch); quick mode skips it.
 """
 
