@@ -140,7 +140,7 @@ def train_all(
             teacher = model
         path = out_dir / f"{name}.keras"
         save_keras(model, path)
-        metrics = evaluate(model, task, (eval_events or EVAL_EVENTS)[task])
+        metrics, evaluation = _measured_metrics(model, task, eval_events)
         log(f"  {name}: {wall_s:.0f} s, " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
         manifest["models"][name] = {
             "file": path.name,
@@ -152,7 +152,7 @@ def train_all(
             "train_config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
             "train_wall_s": round(wall_s, 1),
             "history_last": {k: v[-1] for k, v in history.items() if v},
-            "evaluation": {"seed": EVAL_SEED, "events": (eval_events or EVAL_EVENTS)[task]},
+            "evaluation": evaluation,
             "metrics": metrics,
             "versions": _versions(),
         }
@@ -186,13 +186,18 @@ def reevaluate(
         path = Path(out_dir) / meta["file"]
         if not path.is_file() or sha256_file(path) != meta["sha256"]:
             raise UserInputError(f"{path} is missing or does not match its hash in {manifest_path}")
-        task = next(t for t, full in TASKS.items() if full == meta["task"])
-        n = (eval_events or EVAL_EVENTS)[task]
-        meta["metrics"] = evaluate(load_keras(path), task, n)
-        meta["evaluation"] = {"seed": EVAL_SEED, "events": n}
+        meta["metrics"], meta["evaluation"] = _measured_metrics(
+            load_keras(path), MODELS[name][0], eval_events
+        )
         log(f"  {name}: " + ", ".join(f"{k}={v:.4g}" for k, v in meta["metrics"].items()))
         atomic_write_text(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
+
+
+def _measured_metrics(model, task: str, eval_events: dict[str, int] | None) -> tuple[dict[str, float], dict]:
+    """A manifest entry's ``metrics`` and ``evaluation``: the task metrics on the fresh sample."""
+    n = (eval_events or EVAL_EVENTS)[task]
+    return evaluate(model, task, n), {"seed": EVAL_SEED, "events": n}
 
 
 def _load_teacher(out_dir: Path):
