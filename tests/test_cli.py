@@ -182,6 +182,9 @@ def test_train_quick_writes_models_and_manifest(tmp_path):
     assert again["muon-l0-student-kd"] == manifest["models"]["muon-l0-student-kd"]
     (out / teacher["file"]).write_bytes(b"not a model")
     one_line_error(tb("train", "--all", "--evaluate-only", "--out", str(out)), "does not match its hash")
+    empty = tmp_path / "never-trained"
+    one_line_error(tb("train", "--all", "--evaluate-only", "--out", str(empty)), "no trained models")
+    assert not empty.exists()
 
 
 @pytest.mark.parametrize(

@@ -320,14 +320,16 @@ def train(
     unknown = sorted(set(names) - set(shipping.MODELS))
     if unknown:
         raise UserInputError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(shipping.MODELS)}")
-    target = ensure_writable(SHIPPED_DIR if ship else out)
+    target = SHIPPED_DIR if ship else out
     configs = training.TINY if quick else training.FULL
     eval_events = {"l0": 2000, "llp": 64} if quick else None
     start = time.perf_counter()
-    if evaluate_only:
+    if evaluate_only:  # the models must be there already: nothing to create
         shipping.reevaluate(target, only=names or None, log=console.print, eval_events=eval_events)
     else:
-        shipping.train_all(target, configs, only=names or None, log=console.print, eval_events=eval_events)
+        shipping.train_all(
+            ensure_writable(target), configs, only=names or None, log=console.print, eval_events=eval_events
+        )
     console.print(f"done in {time.perf_counter() - start:.0f} s -> {target}/manifest.json")
 
 

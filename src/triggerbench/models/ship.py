@@ -20,7 +20,7 @@ from triggerbench.errors import UserInputError
 from triggerbench.models import training
 from triggerbench.models.artifact import save_keras, sha256_file
 from triggerbench.models.shipped import MANIFEST_FORMAT
-from triggerbench.results.store import atomic_write_text
+from triggerbench.results.store import atomic_write_text, ensure_writable
 
 #: Seed of the fresh sample the shipped metrics are measured on (training uses 2*seed, 2*seed+1).
 EVAL_SEED = 777
@@ -176,6 +176,7 @@ def reevaluate(
     manifest_path = Path(out_dir) / "manifest.json"
     if not manifest_path.is_file():
         raise UserInputError(f"no trained models to evaluate: {manifest_path} does not exist")
+    ensure_writable(manifest_path.parent)  # before any evaluation: the manifest is rewritten
     manifest = json.loads(manifest_path.read_text())
     names = only or [n for n in MODELS if n in manifest["models"]]
     missing = sorted(set(names) - set(manifest["models"]))
