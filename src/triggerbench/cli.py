@@ -280,19 +280,140 @@ def _summary_row(record) -> list[str]:
 @app.command()
 def report(
     paths: Annotated[list[Path], typer.Argument(help="Result files, folders or pytest-benchmark JSON.")],
-    format: Annotated[str, typer.Option("--format", help="Output format: md.")] = "md",
+    format: Annotated[
+        list[str] | None, typer.Option("--format", help="md, tex, html or all (comma-separated).")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("reports"),
+    layout: Annotated[
+        list[str] | None,
+        typer.Option(help="backends, fpga, latency, quantization or all (comma-separated)."),
+    ] = None,
+    baseline: Annotated[str | None, typer.Option(help="Runner the backend gains are relative to.")] = None,
+    part: Annotated[
+        str | None, typer.Option(help="FPGA part for resource percentages, e.g. xcvu13p.")
+    ] = None,
+    workload: Annotated[str | None, typer.Option(help="Only this workload.")] = None,
+    batch: Annotated[
+        int | None, typer.Option(help="Batch size of the backend table (default: best).")
+    ] = None,
+    published: Annotated[
+        list[Path] | None,
+        typer.Option(help="TOML file(s) of published figures shown beside the measurements."),
+    ] = None,
+    no_published: Annotated[
+        bool, typer.Option("--no-published", help="Leave out published figures.")
+    ] = False,
+    plots: Annotated[bool, typer.Option(help="Draw the plots (PNG and PDF).")] = True,
 ) -> None:
-    """Render a comparison table from result files."""
-    from triggerbench.reports.markdown import render
-    from triggerbench.results.store import atomic_write_text, ensure_writable, load
+    """Render tables and plots for talks (Markdown, LaTeX, one self-contained HTML file)."""
+    from triggerbench.reports.document import FORMATS, LAYOUTS, ReportOptions, build, write
+    from triggerbench.reports.published import SEED_TALK, load_published
+    from triggerbench.results.store import ensure_writable, load
 
-    if format != "md":
-        raise UserInputError(f"unknown report format {format!r}; available: md")
+    formats = _choices(_split(format) or ["md"], FORMATS, "--format")
+    layouts = _choices(_split(layout) or ["all"], LAYOUTS, "--layout")
+    if batch is not None and batch < 1:
+        raise UserInputError("--batch must be >= 1")
+    options = ReportOptions(
+        layouts=tuple(layouts),
+        baseline=baseline,
+        part=part,
+        workload=workload,
+        batch=batch,
+        published=[] if no_published else load_published(published or [SEED_TALK]),
+        plots=plots,
+    )
     frame = load(paths)
-    target = ensure_writable(out) / "report.md"
-    atomic_write_text(target, render(frame))
-    console.print(f"{len(frame)} record(s) -> {target}")
+    written = write(build(frame, options), ensure_writable(out), tuple(formats))
+    console.print(f"{len(frame)} record(s) -> {', '.join(str(p) for p in written)}")
+
+
+def _choices(values: list[str], known: tuple[str, ...], flag: str) -> list[str]:
+    """``values`` with ``all`` expanded; an unknown one is a one-line error listing the known."""
+    if "all" in values:
+        return list(known)
+    for v in values:
+        if v not in known:
+            raise UserInputError(f"{flag} {v!r}: use one of {', '.join(known)} or all")
+    return [k for k in known if k in values]
+
+
+@app.command()
+def compare(
+    base: Annotated[str, typer.Argument(help="Baseline results: file or folder (several: comma-separated).")],
+    new: Annotated[str, typer.Argument(help="New results: file or folder (several: comma-separated).")],
+    fail_on: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when FIGURE got worse by more than N %, e.g. throughput:5% (repeatable).",
+        ),
+    ] = None,
+    all_figures: Annotated[bool, typer.Option(help="Show every known figure.")] = False,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the comparison here.")] = None,
+) -> None:
+    """Compare two result sets figure by figure; --fail-on turns it into a regression gate."""
+    from triggerbench.reports import format as fmt
+    from triggerbench.results import compare as cmp
+    from triggerbench.results.store import atomic_write_text, ensure_writable
+
+    parsed = [cmp.parse_fail_on(text) for text in fail_on or []]  # malformed: exit 2 before reading
+    base_paths, new_paths = cmp.split_side(base), cmp.split_side(new)
+    base_frame, new_frame = cmp.load_side("BASE", base_paths), cmp.load_side("NEW", new_paths)
+    thresholds = [cmp.resolve(p, frames=(base_frame, new_frame)) for p in parsed]
+    result = cmp.compare(base_frame, new_frame, thresholds)
+
+    def value(v: float, unit: str) -> str:
+        if unit == "s":
+            return fmt.seconds(v)
+        if unit in ("/s", "Hz"):
+            return fmt.rate(v, unit)
+        return f"{fmt.number(v)} {unit}".rstrip()
+
+    def change(frac: float) -> str:
+        return "from 0" if abs(frac) == float("inf") else "0" if frac == 0 else f"{frac * 100:+.3g}"
+
+    shown = {f.name for f in cmp.FIGURES} if all_figures else set(cmp.DEFAULT_FIGURES)
+    rows = result.rows[result.rows["figure"].isin(shown | {t.figure.name for t in thresholds})]
+    vary = [c for c in ("runner.device", "runner.precision") if rows[c].nunique(dropna=False) > 1]
+    table = Table(title=f"{base} -> {new}")
+    for column in ("workload", "runner", "scenario", "batch", "figure", "base", "new", "change %", "verdict"):
+        justify = "right" if column in ("batch", "base", "new", "change %") else "left"
+        table.add_column(column, justify=justify, overflow="fold")  # never hide a name behind "…"
+    colour = {"better": "green", "worse": "red", "same": "dim"}
+    keys = [cmp.row_key(r) for _, r in rows.iterrows()]
+    for i, (_, r) in enumerate(rows.iterrows()):
+        runner = r["runner.name"] + (f" ({', '.join(str(r[c]) for c in vary)})" if vary else "")
+        cells = [r["workload.name"], runner, r["scenario.name"], str(r["runner.batch_size"])]
+        verdict = f"[{colour[r['direction']]}]{r['direction']}[/]"
+        if r.name in result.crossed.index:
+            verdict = f"[bold red]worse >{r['crossed_limit_pct']:g} %[/]"
+        table.add_row(
+            *(cells if i == 0 or keys[i - 1] != keys[i] else [""] * 4),
+            r["figure"],
+            value(r["base"], r["unit"]),
+            value(r["new"], r["unit"]),
+            change(r["change_frac"]),
+            verdict,
+            end_section=i == len(keys) - 1 or keys[i + 1] != keys[i],
+        )
+    console.print(table if len(rows) else "no figure measured on both sides for any record in common")
+    for line in result.uncompared():
+        console.print(line, highlight=False, soft_wrap=True)
+    for note in result.notes:
+        err_console.print(f"[yellow]note[/] {note}", highlight=False, soft_wrap=True)
+    if json_out is not None:
+        ensure_writable(json_out.parent)
+        atomic_write_text(json_out, cmp.to_json(result, base_paths, new_paths))
+    for _, r in result.crossed.iterrows():
+        err_console.print(
+            f"[red]threshold crossed[/] {r['figure']} {change(r['change_frac'])} % "
+            f"(limit {r['crossed_limit_pct']:g} %): {cmp.key_label(cmp.row_key(r))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if len(result.crossed):
+        raise typer.Exit(1)
 
 
 @app.command()

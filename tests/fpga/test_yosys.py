@@ -49,7 +49,8 @@ def test_dsp_and_other_flip_flops_are_counted():
 def test_part_family_and_totals():
     assert yosys.family_of("xcvu13p-fhga2104-2L-e") == "xcup"
     assert yosys.family_of("xcu50-fsvh2104-2-e") == "xcup"
-    assert parts.part_totals("xcvu13p-fhga2104-2L-e") == {"lut": 1_728_000, "ff": 3_456_000, "dsp": 12_288}
+    totals = {"lut": 1_728_000, "ff": 3_456_000, "dsp": 12_288, "bram": 5_376, "uram": 1_280}
+    assert parts.part_totals("xcvu13p-fhga2104-2L-e") == totals
     assert parts.part_totals("xcu50-fsvh2104-2-e")["dsp"] == 5_952
     assert parts.part_totals("xc7a35t") is None
     with pytest.raises(RunnerError, match="no Yosys synth_xilinx family known for part 'ep4ce22'"):

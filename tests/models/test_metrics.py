@@ -131,3 +131,19 @@ def test_every_key_names_its_unit():
 def test_metrics_module_does_not_import_tensorflow():
     code = "import sys, triggerbench.models.metrics; sys.exit('tensorflow' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_turnon_curve_points_are_stored_and_read_back():
+    from triggerbench.models.metrics import binned_points, turnon_points
+
+    labels = l0_labels(20_000, noise=50)
+    m = l0_metrics(labels, labels[:, :2], threshold_gev=10.0)
+    points = turnon_points(m)
+    centres, eff, _ = turnon_curve(labels, labels[:, :2])
+    assert [p for p, _ in points] == pytest.approx(list(centres))
+    assert [e for _, e in points] == pytest.approx(list(eff))
+    assert points[0] == (3.5, 0.0) and points[-1] == (29.5, 1.0)
+    lr = llp_metrics(np.arange(100.0) / 10, np.arange(100.0) / 10 + 0.25)
+    bias = binned_points(lr, "lr_bias_m", "m")
+    assert [(lo, hi) for lo, hi, _ in bias] == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10)]
+    assert all(v == pytest.approx(0.25) for *_, v in bias)

@@ -40,6 +40,50 @@ def _bin_label(lo: float, hi: float, unit: str) -> str:
     return f"{lo:g}to{hi:g}{unit}".replace(".", "p").replace("-", "m")
 
 
+def _value_label(value: float) -> str:
+    return f"{value:g}".replace(".", "p").replace("-", "m")
+
+
+def _parse_label(text: str) -> float:
+    return float(text.replace("m", "-").replace("p", "."))
+
+
+TURNON_POINT_PREFIX = "turnon_eff_frac_at_"
+
+
+def turnon_points(task_metrics: dict[str, float]) -> list[tuple[float, float]]:
+    """The stored turn-on curve of a record's task metrics: ``[(true_pt_gev, efficiency_frac)]``.
+
+    ``l0_metrics`` stores each bin's efficiency as ``turnon_eff_frac_at_{centre}gev`` (a record's
+    task metrics are a flat dict of floats); this reads them back, sorted by pT.
+    """
+    points = []
+    for key, value in task_metrics.items():
+        if key.startswith(TURNON_POINT_PREFIX) and key.endswith("gev"):
+            points.append((_parse_label(key[len(TURNON_POINT_PREFIX) : -3]), float(value)))
+    return sorted(points)
+
+
+def binned_points(task_metrics: dict[str, float], prefix: str, unit: str) -> list[tuple[float, float, float]]:
+    """Per-bin figures stored as ``{prefix}_{lo}to{hi}{unit}``: ``[(lo, hi, value)]`` sorted by ``lo``.
+
+    E.g. ``binned_points(m, "lr_bias_m", "m")`` gives the L_r bias per true-L_r bin.
+    """
+    points = []
+    head = f"{prefix}_"
+    for key, value in task_metrics.items():
+        if not (key.startswith(head) and key.endswith(unit)):
+            continue
+        lo, sep, hi = key[len(head) : -len(unit)].partition("to")
+        if not sep:
+            continue
+        try:
+            points.append((_parse_label(lo), _parse_label(hi), float(value)))
+        except ValueError:
+            continue
+    return sorted(points)
+
+
 def _check_l0(labels: np.ndarray, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     labels = np.asarray(labels, np.float64)
     outputs = np.asarray(outputs, np.float64)
@@ -144,8 +188,10 @@ def l0_metrics(
         overall width after subtracting the median relative residual of each turn-on bin: what
         is left once the pT-dependent response is corrected; the overall figure contains both, and
         a model can trade one for the other), ``eta_residual_rms``, ``turnon_50_gev`` and ``turnon_90_gev``,
-        ``plateau_eff_frac`` (efficiency for true pT > 2 x threshold) and ``fake_rate_frac``
-        (noise-only windows passing the threshold). Figures that cannot be computed are left out.
+        ``plateau_eff_frac`` (efficiency for true pT > 2 x threshold), ``fake_rate_frac``
+        (noise-only windows passing the threshold) and the turn-on curve itself, one
+        ``turnon_eff_frac_at_{centre}gev`` per non-empty bin (read back with ``turnon_points``).
+        Figures that cannot be computed are left out.
 
     Raises:
         UserInputError: For arrays of the wrong shape or no signal window.
@@ -173,6 +219,9 @@ def l0_metrics(
         out["pt_resolution_calibrated_frac"] = robust_halfwidth(calibrated)
 
     centres, eff, _ = turnon_curve(labels, outputs, threshold_gev, turnon_edges_gev)
+    for centre, value in zip(centres, eff, strict=True):
+        if np.isfinite(value):  # the curve itself, so that reports can draw it per backend
+            out[f"{TURNON_POINT_PREFIX}{_value_label(centre)}gev"] = float(value)
     for level, key in ((0.5, "turnon_50_gev"), (0.9, "turnon_90_gev")):
         value = crossing_gev(centres, eff, level)
         if value is not None:

@@ -1,0 +1,98 @@
+"""Reading the records' DataFrame (``triggerbench.results.load``) the way every layout and plot does.
+
+A results set may hold any subset of sections (CPU only, no power, no FPGA): a column that no
+record filled is simply absent from the frame, so every access goes through ``column``, which
+gives a column of missing values instead of a ``KeyError``. Missing stays missing (NaN / None),
+never 0.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+
+from triggerbench.results.compare import KEY_COLUMNS
+
+#: What identifies one measured configuration (as ``compare`` matches records); repeated runs of it
+#: are reduced to the latest.
+CONFIG_KEYS = KEY_COLUMNS
+FIRMWARE_SCENARIO = "firmware-report"
+_BITS = re.compile(r"qstudent-(\d+)bit")
+
+
+def column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """``frame[name]``, or a column of missing values where no record has that field."""
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+
+
+def value(row: pd.Series, name: str):
+    """One field of one record; None when absent or NaN."""
+    if name not in row.index:
+        return None
+    v = row[name]
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return v
+
+
+def ok(frame: pd.DataFrame) -> pd.DataFrame:
+    """Records that measured something."""
+    return frame[column(frame, "status") == "ok"]
+
+
+def not_ok(frame: pd.DataFrame) -> pd.DataFrame:
+    """Skipped and failed records (they go in a list under a table, never as rows of dashes)."""
+    return frame[column(frame, "status") != "ok"]
+
+
+def measured_speed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Ok records whose throughput and latency are a device's, not an emulator's or a report's."""
+    frame = ok(frame)
+    emulated = column(frame, "performance.emulated").fillna(False).astype(bool)
+    has_perf = column(frame, "performance.throughput_samples_per_s").notna()
+    firmware = column(frame, "scenario.name") == FIRMWARE_SCENARIO
+    return frame[has_perf & ~emulated & ~firmware]
+
+
+def emulated(frame: pd.DataFrame) -> pd.DataFrame:
+    """Ok records that timed a software emulation of hardware (C-simulation, RTL simulation)."""
+    frame = ok(frame)
+    return frame[column(frame, "performance.emulated").fillna(False).astype(bool)]
+
+
+def latest(frame: pd.DataFrame, keys: tuple[str, ...] = CONFIG_KEYS) -> pd.DataFrame:
+    """One record per configuration: the latest by ``timestamp_utc`` (repeated runs of one set-up)."""
+    if frame.empty:
+        return frame
+    frame = frame.assign(**{k: column(frame, k) for k in keys if k not in frame.columns})
+    ordered = frame.sort_values("timestamp_utc", kind="stable")
+    return ordered.drop_duplicates(subset=list(keys), keep="last").sort_index()
+
+
+def bits(variant: str | None) -> int | None:
+    """Weight bit width of a quantized student (``qstudent-4bit-kd`` -> 4); None for float models."""
+    match = _BITS.search(variant or "")
+    return int(match.group(1)) if match else None
+
+
+def device_short(device: str | None) -> str:
+    """A CPU/GPU model name without trademark noise, short enough for a slide."""
+    if not device:
+        return "—"
+    text = re.sub(r"\((R|TM|r|tm)\)", "", device)
+    text = re.sub(r"\s+(CPU|Processor)\b", "", text)
+    text = re.sub(r"\s+@\s+[\d.]+\s*GHz", "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def describe_records(frame: pd.DataFrame) -> str:
+    """``workload / runner / scenario bN`` of each record: names what a layout found or needs."""
+    parts = [
+        f"{value(r, 'workload.name')} / {value(r, 'runner.name')} / {value(r, 'scenario.name')}"
+        for _, r in frame.iterrows()
+    ]
+    return ", ".join(sorted(set(parts)))

@@ -1,0 +1,81 @@
+"""A report table as every format renders it: display cells with footnote marks, a caption, notes.
+
+Layouts build a ``Table`` from the records' DataFrame; ``reports.render`` turns it into Markdown,
+LaTeX or HTML. Cells hold plain text (renderers escape it), so one table gives the same content
+in every format. ``tidy`` keeps the numbers behind the cells, in SI base units.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+
+def slug(text: str) -> str:
+    """A file-name-safe stem of ``text`` (a table's name comes from record strings)."""
+    return re.sub(r"[^A-Za-z0-9.+-]+", "-", text).strip("-.")[:120] or "table"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One display cell: plain text and the numbers of the footnotes that qualify it."""
+
+    text: str
+    notes: tuple[int, ...] = ()
+
+
+class Notes:
+    """Footnotes numbered in order of first use; the same text always gets the same number."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def mark(self, text: str) -> int:
+        """The number of footnote ``text`` (added if new)."""
+        if text not in self.texts:
+            self.texts.append(text)
+        return self.texts.index(text) + 1
+
+    def cell(self, text: str, *notes: str | None) -> Cell:
+        """A cell whose footnotes are ``notes`` (None entries are ignored)."""
+        return Cell(text, tuple(self.mark(n) for n in notes if n))
+
+
+@dataclass
+class Table:
+    """One slide-ready table."""
+
+    name: str  # file stem, e.g. "backends-llp-vgg"
+    title: str
+    caption: str
+    columns: list[str]
+    rows: list[list[Cell]]
+    notes: list[str] = field(default_factory=list)
+    #: Records that belong to this table but have no figures (skipped, failed), one line each.
+    excluded: list[str] = field(default_factory=list)
+    tidy: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Column indexes whose cells are numbers (right-aligned).
+    numeric: tuple[int, ...] = ()
+
+
+def excluded_lines(frame: pd.DataFrame) -> list[str]:
+    """One line per skipped or failed runner and reason, with the batch sizes it covers."""
+    from triggerbench.reports.frame import value
+
+    grouped: dict[tuple[str, str, str, str], set[int]] = {}
+    for _, row in frame.iterrows():
+        message = str(value(row, "error.message") or "no reason recorded").strip().splitlines() or [""]
+        key = (
+            str(value(row, "runner.name")),
+            str(value(row, "scenario.name")),
+            str(value(row, "status")),
+            message[0],
+        )
+        grouped.setdefault(key, set()).add(int(value(row, "runner.batch_size") or 0))
+    lines = []
+    for (runner, scenario, status, message), batches in sorted(grouped.items()):
+        sizes = ", ".join(map(str, sorted(batches)))
+        lines.append(f"{runner} ({scenario}, batch {sizes}): {status} — {message[:160]}")
+    return lines

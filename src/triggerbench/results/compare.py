@@ -1,0 +1,430 @@
+"""Compare two result sets figure by figure, as pytest-benchmark's ``--benchmark-compare-fail`` does.
+
+Pure functions on the DataFrames of ``triggerbench.results.load``: records are matched by
+``KEY_COLUMNS``, each figure of ``FIGURES`` is compared where both sides measured it, and
+``--fail-on FIELD:N%`` thresholds pick the pairs that got worse by more than N %. Rendering is the
+command line's business (``triggerbench compare``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from triggerbench.errors import UserInputError
+from triggerbench.results.store import load
+
+#: What makes two records "the same measurement": a repeated run has the same key.
+KEY_COLUMNS = (
+    "workload.name",
+    "runner.name",
+    "runner.device",
+    "runner.precision",
+    "scenario.name",
+    "runner.batch_size",
+)
+
+#: Differences here make a change suspect (style rule 10: warn when a comparison spans environments).
+_ENVIRONMENT_COLUMNS = ("environment.hostname", "environment.cpu_model", "runner.backend_version")
+
+Sense = Literal["higher", "lower"]
+Direction = Literal["better", "worse", "same"]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One comparable figure: its short name, its record column, and which way is better."""
+
+    name: str
+    column: str
+    better: Sense
+
+    @property
+    def unit(self) -> str:
+        """The display unit, read from the column's name (every figure carries its unit there)."""
+        return unit_of(self.column)
+
+
+#: Every figure ``compare`` knows, defined once; ``--fail-on`` takes these names.
+FIGURES: tuple[Figure, ...] = (
+    Figure("throughput", "performance.throughput_samples_per_s", "higher"),
+    Figure("throughput_queries", "performance.throughput_queries_per_s", "higher"),
+    Figure("latency_p50", "performance.latency_p50_s", "lower"),
+    Figure("latency_p90", "performance.latency_p90_s", "lower"),
+    Figure("latency_p99", "performance.latency_p99_s", "lower"),
+    Figure("latency_p999", "performance.latency_p999_s", "lower"),
+    Figure("latency_max", "performance.latency_max_s", "lower"),
+    Figure("latency_mean", "performance.latency_mean_s", "lower"),
+    Figure("energy_per_inference", "power.energy_per_inference_j", "lower"),
+    Figure("power", "power.power_mean_w", "lower"),
+    Figure("max_abs_diff", "accuracy.max_abs_diff", "lower"),
+    Figure("mean_abs_diff", "accuracy.mean_abs_diff", "lower"),
+    Figure("deadline_miss", "trigger.deadline_miss_frac", "lower"),
+    Figure("sustained_rate", "trigger.max_sustained_rate_hz", "higher"),
+)
+
+#: Shown by default (when measured on both sides), besides every figure named in ``--fail-on``.
+DEFAULT_FIGURES = ("throughput", "latency_p50", "latency_p99", "energy_per_inference")
+
+_BY_NAME = {f.name: f for f in FIGURES}
+_FAIL_ON = re.compile(r"^(?P<field>[^:\s]+):(?P<pct>\d+(?:\.\d*)?|\.\d+)\s*%?(?::(?P<sense>higher|lower))?$")
+
+
+def unit_of(column: str) -> str:
+    """Return the unit a column's name ends with: ``s``, ``/s``, ``Hz``, ``J``, ``W`` or ``""``."""
+    for suffix, unit in (("_per_s", "/s"), ("_s", "s"), ("_hz", "Hz"), ("_j", "J"), ("_w", "W")):
+        if column.endswith(suffix):
+            return unit
+    return ""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A ``--fail-on`` limit: fail when ``figure`` got worse by more than ``max_worse_pct`` %."""
+
+    figure: Figure
+    max_worse_pct: float
+
+
+@dataclass(frozen=True)
+class FailOn:
+    """A parsed ``--fail-on FIELD:N%[:higher|lower]`` before its field is resolved to a figure."""
+
+    text: str
+    field: str
+    max_worse_pct: float
+    better: Sense | None = None
+
+
+def parse_fail_on(text: str) -> FailOn:
+    """Parse ``FIELD:N%`` (``%`` optional; ``:higher``/``:lower`` gives the sense of other columns).
+
+    Raises:
+        UserInputError: the text does not have that shape.
+    """
+    match = _FAIL_ON.match(text.strip())
+    if match is None:
+        raise UserInputError(f"--fail-on {text!r}: use FIELD:N%, e.g. throughput:5%")
+    return FailOn(text, match["field"], float(match["pct"]), match["sense"])  # type: ignore[arg-type]
+
+
+def _numeric(values: pd.Series) -> bool:
+    present = values.dropna()
+    return present.empty or (
+        pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present)
+    )
+
+
+def resolve(fail_on: FailOn, columns: Iterable[str] = (), frames: Sequence[pd.DataFrame] = ()) -> Threshold:
+    """Turn a parsed ``--fail-on`` into a threshold on a known figure or a numeric record column.
+
+    ``fail_on.field`` may be a figure's short name (``latency_p99``), its column
+    (``performance.latency_p99_s``) or that column's leaf (``latency_p99_s``). Another numeric
+    column of ``frames`` (full or leaf name) is taken only with an explicit ``:higher``/``:lower``.
+
+    Raises:
+        UserInputError: unknown, ambiguous or non-numeric field; sense missing or contradicted.
+    """
+    name, text = fail_on.field, fail_on.text
+    known = ", ".join(_BY_NAME)
+    figure = _BY_NAME.get(name) or next(
+        (f for f in FIGURES if name in (f.column, f.column.rsplit(".", 1)[-1])), None
+    )
+    if figure is not None:
+        if fail_on.better not in (None, figure.better):
+            raise UserInputError(f"--fail-on {text!r}: {figure.name} is {figure.better}-is-better")
+        return Threshold(figure, fail_on.max_worse_pct)
+    columns = list(dict.fromkeys([*columns, *(c for f in frames for c in f.columns)]))
+    matches = [c for c in columns if c == name] or [c for c in columns if c.rsplit(".", 1)[-1] == name]
+    if not matches:
+        raise UserInputError(f"--fail-on {text!r}: unknown figure {name!r}; known figures: {known}")
+    if len(matches) > 1:
+        raise UserInputError(f"--fail-on {text!r}: {name!r} is ambiguous: {', '.join(matches)}")
+    column = matches[0]
+    if not all(_numeric(f[column]) for f in frames if column in f.columns):
+        raise UserInputError(f"--fail-on {text!r}: {column} is not a numeric figure; known figures: {known}")
+    if fail_on.better is None:
+        raise UserInputError(
+            f"--fail-on {text!r}: which way is better for {column} is unknown; "
+            f"add :higher or :lower (e.g. {name}:{fail_on.max_worse_pct:g}%:higher), or use one of: {known}"
+        )
+    return Threshold(Figure(column, column, fail_on.better), fail_on.max_worse_pct)
+
+
+def split_side(argument: str | Path) -> list[Path]:
+    """Paths of one side: a file or folder, or several joined by commas (``a.json,b/``)."""
+    if Path(argument).exists() or "," not in str(argument):
+        return [Path(argument)]
+    return [Path(p) for p in str(argument).split(",") if p]
+
+
+def load_side(label: str, paths: Sequence[Path | str]) -> pd.DataFrame:
+    """Load one side's records; its errors and an empty side name the side (``BASE: ...``).
+
+    Raises:
+        UserInputError: a path is missing or unreadable, or holds no records.
+    """
+    try:
+        frame = load(paths)
+    except UserInputError as exc:
+        raise UserInputError(f"{label}: {exc}") from None
+    if frame.empty:
+        raise UserInputError(f"{label}: no records in {', '.join(map(str, paths))}")
+    return frame
+
+
+@dataclass
+class Comparison:
+    """The outcome of ``compare``: tidy rows plus what could not be compared, and why.
+
+    Attributes:
+        rows: one row per (key, figure) measured on both sides: the ``KEY_COLUMNS``, ``figure``,
+            ``column``, ``unit``, ``better``, ``base``, ``new``, ``change_frac`` ((new - base) /
+            |base|; +-inf from a zero base), ``direction`` (better / worse / same) and
+            ``crossed_limit_pct`` (the ``--fail-on`` limit this change exceeds, else NaN).
+        only_in_base: ``KEY_COLUMNS`` and ``status`` of records with no counterpart in new.
+        only_in_new: the same for records with no counterpart in base.
+        status_changes: keys on both sides that are not ok on both: ``KEY_COLUMNS``,
+            ``base_status``, ``new_status``, ``note`` (e.g. ``now failed: device lost``).
+        notes: why a figure or record was left out, repeated runs, differing environments.
+    """
+
+    rows: pd.DataFrame
+    only_in_base: pd.DataFrame
+    only_in_new: pd.DataFrame
+    status_changes: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def crossed(self) -> pd.DataFrame:
+        """The rows that got worse by more than a threshold on their figure."""
+        return self.rows[self.rows["crossed_limit_pct"].notna()]
+
+    def uncompared(self) -> list[str]:
+        """One line per record left out: one-sided (``only in base: ...``) or not ok on a side."""
+        lines = [
+            f"{title}: {key_label(row_key(r))} ({r['status']})"
+            for title, frame in (("only in base", self.only_in_base), ("only in new", self.only_in_new))
+            for _, r in frame.iterrows()
+        ]
+        return lines + [f"{key_label(row_key(r))}: {r['note']}" for _, r in self.status_changes.iterrows()]
+
+
+def _plain(value: object) -> object:
+    """A cell as a plain Python value; NaN and None become None."""
+    if isinstance(value, list | dict):
+        return value
+    if value is None or pd.isna(value):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def _cell(row: pd.Series, column: str) -> object:
+    return _plain(row[column]) if column in row.index else None
+
+
+def _number(row: pd.Series, column: str) -> float | None:
+    value = _cell(row, column)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def key_label(key: tuple) -> str:
+    """A readable key: ``standin-cnn onnxruntime (cpu, f32) single-stream b1``."""
+    workload, runner, device, precision, scenario, batch = key
+    extra = ", ".join(str(v) for v in (device, precision) if v is not None)
+    return f"{workload} {runner}{f' ({extra})' if extra else ''} {scenario} b{batch}"
+
+
+def row_key(row: pd.Series) -> tuple:
+    """The ``KEY_COLUMNS`` values of a record or comparison row, missing ones as None."""
+    return tuple(_cell(row, c) for c in KEY_COLUMNS)
+
+
+def _sort_key(key: tuple) -> tuple:
+    return tuple((v is None, v) for v in key)
+
+
+def latest_per_key(frame: pd.DataFrame, label: str) -> tuple[dict[tuple, pd.Series], list[str]]:
+    """One record per key: the latest by ``timestamp_utc``; a note names the keys run repeatedly."""
+    stamps = pd.to_datetime(frame.get("timestamp_utc"), utc=True, errors="coerce")
+    frame = frame.assign(_stamp=stamps).sort_values("_stamp", kind="stable", na_position="first")
+    chosen: dict[tuple, pd.Series] = {}
+    counts: dict[tuple, int] = {}
+    for _, row in frame.iterrows():
+        key = row_key(row)
+        chosen[key] = row  # later rows replace earlier ones
+        counts[key] = counts.get(key, 0) + 1
+    repeated = sorted((k for k, n in counts.items() if n > 1), key=_sort_key)
+    notes = []
+    if repeated:
+        examples = "; ".join(f"{key_label(k)} x{counts[k]}" for k in repeated[:3])
+        more = f"; and {len(repeated) - 3} more" if len(repeated) > 3 else ""
+        notes.append(
+            f"{label}: repeated runs for {len(repeated)} key(s), the latest of each is compared "
+            f"({examples}{more})"
+        )
+    return chosen, notes
+
+
+def _direction(base: float, new: float, better: Sense) -> Direction:
+    if new == base:
+        return "same"
+    return "better" if (new > base) == (better == "higher") else "worse"
+
+
+def _change_frac(base: float, new: float) -> float:
+    if base == 0:
+        return 0.0 if new == 0 else math.copysign(math.inf, new)
+    return (new - base) / abs(base)
+
+
+def _first_line(text: object) -> str:
+    lines = str(text or "").strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _status_note(base: pd.Series, new: pd.Series) -> str:
+    b, n = _cell(base, "status"), _cell(new, "status")
+    new_msg = _first_line(_cell(new, "error.message"))
+    if b == "ok":
+        return f"now {n}: {new_msg}"
+    base_msg = _first_line(_cell(base, "error.message"))
+    if n == "ok":
+        return f"now ok (was {b}: {base_msg})"
+    if b == n:
+        return f"{n} on both sides: {new_msg}"
+    return f"was {b}, now {n}: {new_msg}"
+
+
+def _keys_frame(keys: list[tuple], extra: dict[str, list] | None = None) -> pd.DataFrame:
+    frame = pd.DataFrame(keys, columns=list(KEY_COLUMNS)) if keys else pd.DataFrame(columns=list(KEY_COLUMNS))
+    for column, values in (extra or {}).items():
+        frame[column] = values
+    return frame
+
+
+def compare(
+    base: pd.DataFrame,
+    new: pd.DataFrame,
+    thresholds: Sequence[Threshold] = (),
+    figures: Sequence[Figure] = FIGURES,
+) -> Comparison:
+    """Match records by ``KEY_COLUMNS`` and compare the figures of the pairs ok on both sides.
+
+    ``figures`` plus those of ``thresholds`` are compared. A figure null (or absent) on either side
+    is not compared, never read as 0; a note counts the pairs where only one side measured it.
+    """
+    figures = list(dict.fromkeys([*figures, *(t.figure for t in thresholds)]))
+    base_by_key, notes = latest_per_key(base, "base")
+    new_by_key, new_notes = latest_per_key(new, "new")
+    notes += new_notes
+    common = sorted(base_by_key.keys() & new_by_key.keys(), key=_sort_key)
+    only_base = sorted(base_by_key.keys() - new_by_key.keys(), key=_sort_key)
+    only_new = sorted(new_by_key.keys() - base_by_key.keys(), key=_sort_key)
+
+    rows, changes, one_sided, env_diffs, warned = [], [], {}, [], []
+    for key in common:
+        b, n = base_by_key[key], new_by_key[key]
+        if not (_cell(b, "status") == "ok" and _cell(n, "status") == "ok"):
+            changes.append((key, _cell(b, "status"), _cell(n, "status"), _status_note(b, n)))
+            continue
+        differ = [c for c in _ENVIRONMENT_COLUMNS if _cell(b, c) != _cell(n, c)]
+        if differ:
+            c = differ[0]
+            env_diffs.append((differ, f"{key_label(key)}: {c} {_cell(b, c)} -> {_cell(n, c)}"))
+        if _cell(b, "warnings") or _cell(n, "warnings"):
+            warned.append(key)
+        for fig in figures:
+            bv, nv = _number(b, fig.column), _number(n, fig.column)
+            if bv is None or nv is None:
+                if (bv, nv) != (None, None):
+                    side = "base" if bv is None else "new"
+                    one_sided.setdefault((fig.name, side), []).append(key)
+                continue
+            change, direction = _change_frac(bv, nv), _direction(bv, nv, fig.better)
+            rows.append((*key, fig.name, fig.column, fig.unit, fig.better, bv, nv, change, direction))
+
+    for (name, side), keys in one_sided.items():
+        example = key_label(keys[0])
+        notes.append(f"{name}: null in {side} for {len(keys)} pair(s), not compared (e.g. {example})")
+    if env_diffs:
+        fields = sorted({c for differ, _ in env_diffs for c in differ})
+        notes.append(
+            f"{len(env_diffs)} pair(s) ran in different environments ({', '.join(fields)}; e.g. "
+            f"{env_diffs[0][1]}): a change may come from the machine, not the code"
+        )
+    compared = {r[len(KEY_COLUMNS) + 1] for r in rows}
+    notes += [
+        f"--fail-on {t.figure.name}: no pair has it on both sides, so it checks nothing"
+        for t in thresholds
+        if t.figure.column not in compared
+    ]
+    if warned:
+        notes.append(
+            f"{len(warned)} compared pair(s) carry measurement warnings (unstable?), "
+            f"e.g. {key_label(warned[0])}"
+        )
+
+    columns = [*KEY_COLUMNS, "figure", "column", "unit", "better", "base", "new", "change_frac", "direction"]
+    return Comparison(
+        rows=apply_thresholds(pd.DataFrame(rows, columns=columns), thresholds),
+        only_in_base=_keys_frame(only_base, {"status": [_cell(base_by_key[k], "status") for k in only_base]}),
+        only_in_new=_keys_frame(only_new, {"status": [_cell(new_by_key[k], "status") for k in only_new]}),
+        status_changes=_keys_frame(
+            [c[0] for c in changes],
+            {
+                "base_status": [c[1] for c in changes],
+                "new_status": [c[2] for c in changes],
+                "note": [c[3] for c in changes],
+            },
+        ),
+        notes=notes,
+    )
+
+
+def apply_thresholds(rows: pd.DataFrame, thresholds: Sequence[Threshold]) -> pd.DataFrame:
+    """``rows`` plus ``crossed_limit_pct``: the smallest limit a row's worsening exceeds, else NaN."""
+    limits = pd.Series(math.nan, index=rows.index, dtype=float)
+    for t in thresholds:
+        # Rounded so that a change of exactly N % (in decimal) does not fail through float error.
+        over = (
+            (rows["column"] == t.figure.column)
+            & (rows["direction"] == "worse")
+            & ((rows["change_frac"].abs() * 100).round(9) > t.max_worse_pct)
+        )
+        limits[over] = limits[over].fillna(math.inf).clip(upper=t.max_worse_pct)
+    return rows.assign(crossed_limit_pct=limits)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    out = []
+    for record in frame.to_dict("records"):
+        clean = {}
+        for k, v in record.items():
+            v = _plain(v)
+            clean[k] = None if isinstance(v, float) and not math.isfinite(v) else v
+        out.append(clean)
+    return out
+
+
+def to_json(comparison: Comparison, base: Sequence[Path], new: Sequence[Path]) -> str:
+    """The comparison as JSON, raw SI numbers; a change from a zero base is ``null``."""
+    document = {
+        "base": [str(p) for p in base],
+        "new": [str(p) for p in new],
+        "rows": _records(comparison.rows),
+        "only_in_base": _records(comparison.only_in_base),
+        "only_in_new": _records(comparison.only_in_new),
+        "status_changes": _records(comparison.status_changes),
+        "notes": comparison.notes,
+    }
+    return json.dumps(document, indent=2, allow_nan=False) + "\n"
