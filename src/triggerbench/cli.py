@@ -412,7 +412,12 @@ def compare(
             highlight=False,
             soft_wrap=True,
         )
-    if len(result.crossed):
+    if parsed:  # a gate: a measurement that now fails is the worst regression of all
+        for _, r in result.newly_failed.iterrows():
+            err_console.print(
+                f"[red]now failed[/] {cmp.key_label(cmp.row_key(r))}: {r['note']}", highlight=False
+            )
+    if len(result.crossed) or (parsed and len(result.newly_failed)):
         raise typer.Exit(1)
 
 

@@ -262,3 +262,20 @@ def test_one_side_may_join_several_paths_with_commas(sides, tmp_path):
     document = json.loads((tmp_path / "c.json").read_text())
     assert document["base"] == [str(base), str(extra)]
     assert [r["runner.name"] for r in document["only_in_base"]] == ["openvino"]
+
+
+def test_a_gate_fails_when_a_measurement_now_fails(tmp_path):
+    base = write(tmp_path / "b", make_record("onnxruntime"), make_record("keras", status="failed"))
+    new = write(
+        tmp_path / "n",
+        make_record("onnxruntime", status="failed", error=dict(type="E", message="device lost")),
+        make_record("keras"),
+    )
+    runner = CliRunner()
+    gate = runner.invoke(app, ["compare", str(base), str(new), "--fail-on", "throughput:5%"])
+    assert gate.exit_code == 1 and "now failed standin-cnn onnxruntime" in gate.output, gate.output
+    assert runner.invoke(app, ["compare", str(base), str(new)]).exit_code == 0  # no gate: a report only
+    was_failed = write(tmp_path / "f", make_record("keras", status="failed"))
+    now_ok = write(tmp_path / "o", make_record("keras"))
+    fixed = runner.invoke(app, ["compare", str(was_failed), str(now_ok), "--fail-on", "throughput:5%"])
+    assert fixed.exit_code == 0, fixed.output  # failed -> ok is not a regression

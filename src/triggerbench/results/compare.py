@@ -207,6 +207,14 @@ class Comparison:
         """The rows that got worse by more than a threshold on their figure."""
         return self.rows[self.rows["crossed_limit_pct"].notna()]
 
+    @property
+    def newly_failed(self) -> pd.DataFrame:
+        """Keys ok in base whose new record failed: a regression gate must not pass over a crash."""
+        changes = self.status_changes
+        if changes.empty:
+            return changes
+        return changes[(changes["base_status"] == "ok") & (changes["new_status"] == "failed")]
+
     def uncompared(self) -> list[str]:
         """One line per record left out: one-sided (``only in base: ...``) or not ok on a side."""
         lines = [
