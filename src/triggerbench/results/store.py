@@ -72,7 +72,8 @@ def write_record(record: BenchmarkRecord, out_dir: Path) -> Path:
     return path
 
 
-def _records_in(path: Path) -> list[BenchmarkRecord]:
+def _raw_records(path: Path) -> list[dict]:
+    """The records of one file as dicts at the current schema version (not yet validated)."""
     try:
         raw = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -82,15 +83,16 @@ def _records_in(path: Path) -> list[BenchmarkRecord]:
         raws = [b["extra_info"]["record"] for b in raw["benchmarks"] if "record" in b.get("extra_info", {})]
     else:
         raws = [raw]
-    records = []
-    for item in raws:
-        try:
-            records.append(BenchmarkRecord.model_validate(migrate(item, str(path))))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise UserInputError(f"{path}: invalid record at {where}: {first['msg']}") from None
-    return records
+    return [migrate(item, str(path)) for item in raws]
+
+
+def _validated(raw: dict, path: Path) -> BenchmarkRecord:
+    try:
+        return BenchmarkRecord.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UserInputError(f"{path}: invalid record at {where}: {first['msg']}") from None
 
 
 def _expand(paths: Iterable[Path | str]) -> list[Path]:
@@ -107,7 +109,7 @@ def _expand(paths: Iterable[Path | str]) -> list[Path]:
 
 def load_records(paths: Iterable[Path | str]) -> list[BenchmarkRecord]:
     """Read records from run files, pytest-benchmark JSON files, or folders of either."""
-    return [r for f in _expand(paths) for r in _records_in(f)]
+    return [_validated(raw, f) for f in _expand(paths) for raw in _raw_records(f)]
 
 
 def to_frame(records: Iterable[BenchmarkRecord]) -> pd.DataFrame:
@@ -117,5 +119,10 @@ def to_frame(records: Iterable[BenchmarkRecord]) -> pd.DataFrame:
 
 
 def load(paths: Iterable[Path | str]) -> pd.DataFrame:
-    """Read records into a DataFrame, one row per record."""
-    return to_frame(load_records(paths))
+    """Read records into a DataFrame, one row per record (validated, migrated, flattened)."""
+    rows = []
+    for f in _expand(paths):
+        for raw in _raw_records(f):
+            _validated(raw, f)  # refuse what the schema refuses; the frame is built from the dict,
+            rows.append(raw)  # which a written record holds in full (no second dump per record)
+    return pd.json_normalize(rows) if rows else pd.DataFrame()
