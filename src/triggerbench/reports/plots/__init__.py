@@ -7,6 +7,9 @@ records do not allow it, one line saying which records it needs. Figures are
 an ``rc_context`` around drawing and saving. Speeds are the device's only (``measured_speed``):
 C-simulation or RTL-simulation timing is the emulator's. Missing figures are dropped, never
 drawn as 0, and each caption says how many records were left out and why.
+
+The kinds live in ``speed`` (throughput, latency, energy) and ``physics`` (Pareto fronts, turn-on
+curves, L_r resolution); what they share (``Plot``, the style, facets, captions, ``save``) in ``common``.
 """
 
 from __future__ import annotations

@@ -24,14 +24,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from triggerbench.reports import format as fmt
-from triggerbench.reports.frame import (
-    CONFIG_KEYS,
-    FIRMWARE_SCENARIO,
-    column,
-    device_short,
-    emulated,
-    ok,
-)
+from triggerbench.reports.frame import CONFIG_KEYS, FIRMWARE_SCENARIO, column, device_short, emulated, ok
 
 #: At most this many facets per figure; the workloads with the most records are kept.
 MAX_FACETS = 12
@@ -244,7 +237,7 @@ def _count(value: float) -> str:
     return fmt.rate(value, "")
 
 
-# --- saving ---------------------------------------------------------------------------------
+# --- saving -----------------------------------------------------------------------------------
 
 
 def save(plot: Plot, folder: Path) -> dict[str, Path]:

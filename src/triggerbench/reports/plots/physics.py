@@ -16,13 +16,7 @@ from matplotlib.lines import Line2D
 
 from triggerbench.models.metrics import TURNON_POINT_PREFIX, binned_points, turnon_points
 from triggerbench.reports import format as fmt
-from triggerbench.reports.frame import (
-    column,
-    latest,
-    measured_speed,
-    ok,
-    value,
-)
+from triggerbench.reports.frame import column, latest, measured_speed, ok, value
 from triggerbench.reports.plots.common import (
     _MARKERS,
     _RUNNER_KEYS,

@@ -14,11 +14,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 from triggerbench.reports import format as fmt
-from triggerbench.reports.frame import (
-    column,
-    latest,
-    measured_speed,
-)
+from triggerbench.reports.frame import column, latest, measured_speed
 from triggerbench.reports.plots.common import (
     Plot,
     _count,
