@@ -30,6 +30,7 @@ def test_backend_table_picks_one_batch_and_marks_power_sources(report_records):
     assert [r[0].text for r in table.rows] == ["gpu-runner", "keras", "onnxruntime"]  # no emulator row
     ort, gpu, keras = cells(table, "onnxruntime"), cells(table, "gpu-runner"), cells(table, "keras")
     assert ort["events/s"].text == "61 k" and ort["p99 latency"].text == "2 ms"
+    assert ort["device"].text == "Intel Xeon Gold 6248"  # a generic "CPU" is named by the host's model
     assert ort["power"].text == "50 W" and "measured-rapl" in note(table, ort["power"])[0]
     assert ort["events/J"].text == "20"  # 1 / 0.05 J
     assert "nominal" in note(table, gpu["power"])[0]

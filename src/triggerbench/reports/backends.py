@@ -13,7 +13,7 @@ from triggerbench.errors import UserInputError
 from triggerbench.reports import format as fmt
 from triggerbench.reports.frame import (
     column,
-    device_short,
+    device_label,
     emulated,
     latest,
     measured_speed,
@@ -27,6 +27,14 @@ from triggerbench.reports.table import Notes, Table, excluded_lines, slug
 DEFAULT_BASELINE = "keras"
 COLUMNS = ["backend", "device", "precision", "events/s", "p99 latency", "power", "events/J", "model (MB)"]
 NOMINAL = "nominal TDP of the device, not measured"
+_FAILURE_COLUMNS = (
+    "workload.name",
+    "runner.name",
+    "scenario.name",
+    "status",
+    "error.message",
+    "runner.batch_size",
+)
 
 
 def choose_batch(rows: pd.DataFrame) -> tuple[int, str]:
@@ -76,7 +84,7 @@ def _measured_row(row: pd.Series, notes: Notes, base_throughput: float | None, g
     )
     return [
         notes.cell(str(value(row, "runner.name"))),
-        notes.cell(device_short(value(row, "runner.device"))),
+        notes.cell(device_label(row)),
         notes.cell(str(value(row, "runner.precision") or fmt.MISSING)),
         notes.cell(fmt.rate(throughput, ""), *(f"unstable: {w}" for w in warnings if "unstable" in w)),
         notes.cell(fmt.seconds(value(row, "performance.latency_p99_s"))),
@@ -142,6 +150,10 @@ def backend_tables(
     if batch is not None and batch not in set(speed["runner.batch_size"].astype(int)):
         present = ", ".join(map(str, sorted(set(speed["runner.batch_size"].astype(int)))))
         raise UserInputError(f"no measured records at batch {batch}; batch sizes present: {present}")
+    # Reduced once, not per table: a results set may hold 100k records.
+    failures = not_ok(frame)
+    failures = failures[[c for c in _FAILURE_COLUMNS if c in failures.columns]]
+    emulators = emulated(frame)[["workload.name", "runner.name"]].drop_duplicates()
     tables = []
     for (name, scenario), group in speed.groupby(["workload.name", "scenario.name"], sort=True):
         if batch is not None:
@@ -150,11 +162,18 @@ def backend_tables(
                 continue
         else:
             chosen, why = choose_batch(group)
-        tables.append(_table(frame, group, str(name), str(scenario), chosen, why, baseline, published or []))
+        excluded = excluded_lines(failures[failures["workload.name"] == name]) if len(failures) else []
+        excluded += [
+            f"{r}: emulation speed on the host CPU, not the device's (FPGA latency: see the FPGA tables)"
+            for r in sorted(set(emulators[emulators["workload.name"] == name]["runner.name"]))
+        ]
+        tables.append(
+            _table(group, str(name), str(scenario), chosen, why, baseline, published or [], excluded)
+        )
     return tables
 
 
-def _table(frame, group, name, scenario, batch, why, baseline, published) -> Table:
+def _table(group, name, scenario, batch, why, baseline, published, excluded) -> Table:
     rows = group[group["runner.batch_size"].astype(int) == batch]
     rows = rows.assign(_precision=column(rows, "runner.precision").fillna(""))
     rows = rows.sort_values(["runner.name", "_precision"], kind="stable")
@@ -166,12 +185,6 @@ def _table(frame, group, name, scenario, batch, why, baseline, published) -> Tab
     body = [_measured_row(r, notes, base_throughput, gain_note) for _, r in rows.iterrows()]
     extra = for_workload(published, name)
     body += [_published_row(f, notes) for f in extra if f.throughput_events_per_s or f.power_w]
-    same_workload = frame[column(frame, "workload.name") == name]
-    excluded = excluded_lines(not_ok(same_workload))
-    excluded += [
-        f"{r}: emulation speed on the host CPU, not the device's (FPGA latency: see the FPGA tables)"
-        for r in sorted(set(emulated(same_workload)["runner.name"]))
-    ]
     tidy = pd.DataFrame(
         {
             "workload": name,

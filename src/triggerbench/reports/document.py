@@ -19,6 +19,7 @@ from triggerbench.errors import UserInputError
 from triggerbench.reports import render
 from triggerbench.reports.backends import backend_tables
 from triggerbench.reports.fpga import fpga_resource_table
+from triggerbench.reports.frame import current
 from triggerbench.reports.latency import latency_table
 from triggerbench.reports.provenance import provenance, warning_lines
 from triggerbench.reports.published import PublishedFigure
@@ -80,10 +81,11 @@ def build(frame: pd.DataFrame, options: ReportOptions) -> Report:
     if options.workload is not None and options.workload not in set(frame["workload.name"]):
         present = ", ".join(sorted(set(frame["workload.name"])))
         raise UserInputError(f"--workload {options.workload!r}: no records; workloads present: {present}")
+    shown = current(frame)
     tables: list[Table] = []
     not_drawn = []
     for layout in options.layouts:
-        found = _layout_tables(frame, layout, options)
+        found = _layout_tables(shown, layout, options)
         if not found:
             message = f"layout {layout!r}: no matching records; it needs {NEEDS[layout]}"
             if len(options.layouts) == 1:
@@ -94,7 +96,7 @@ def build(frame: pd.DataFrame, options: ReportOptions) -> Report:
     if options.plots:
         from triggerbench.reports.plots import all_plots
 
-        plots, reasons = all_plots(frame, options.workload)
+        plots, reasons = all_plots(shown, options.workload)
         not_drawn += reasons
     return Report(frame=frame, tables=tables, plots=plots, not_drawn=not_drawn)
 
@@ -205,6 +207,7 @@ def _html(report: Report, figures: dict[str, dict[str, Path]]) -> str:
 def write(report: Report, out_dir: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
     """Write the report in ``formats`` under ``out_dir`` (atomically); return the main files."""
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     figures: dict[str, dict[str, Path]] = {}
     if report.plots:
         from triggerbench.reports.plots import save

@@ -62,20 +62,22 @@ class Table:
 
 def excluded_lines(frame: pd.DataFrame) -> list[str]:
     """One line per skipped or failed runner and reason, with the batch sizes it covers."""
-    from triggerbench.reports.frame import value
+    from triggerbench.reports.frame import column
 
-    grouped: dict[tuple[str, str, str, str], set[int]] = {}
-    for _, row in frame.iterrows():
-        message = str(value(row, "error.message") or "no reason recorded").strip().splitlines() or [""]
-        key = (
-            str(value(row, "runner.name")),
-            str(value(row, "scenario.name")),
-            str(value(row, "status")),
-            message[0],
-        )
-        grouped.setdefault(key, set()).add(int(value(row, "runner.batch_size") or 0))
+    if frame.empty:
+        return []
+    message = column(frame, "error.message").fillna("no reason recorded").astype(str)
+    slim = pd.DataFrame(
+        {
+            "runner": column(frame, "runner.name").astype(str),
+            "scenario": column(frame, "scenario.name").astype(str),
+            "status": column(frame, "status").astype(str),
+            "message": message.str.strip().str.split("\n").str[0].str.slice(0, 160),
+            "batch": pd.to_numeric(column(frame, "runner.batch_size"), errors="coerce").fillna(0).astype(int),
+        }
+    ).drop_duplicates()
     lines = []
-    for (runner, scenario, status, message), batches in sorted(grouped.items()):
-        sizes = ", ".join(map(str, sorted(batches)))
-        lines.append(f"{runner} ({scenario}, batch {sizes}): {status} — {message[:160]}")
-    return lines
+    for (runner, scenario, status, text), group in slim.groupby(["runner", "scenario", "status", "message"]):
+        sizes = ", ".join(map(str, sorted(set(group["batch"]))))
+        lines.append(f"{runner} ({scenario}, batch {sizes}): {status} — {text}")
+    return sorted(lines)
