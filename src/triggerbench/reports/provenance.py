@@ -31,7 +31,10 @@ def _distinct(series: pd.Series) -> list[str]:
 
 def windows(frame: pd.DataFrame) -> str:
     """``quick windows`` / ``full windows``, from the measurement settings the records carry."""
-    durations = pd.to_numeric(column(frame, "scenario.settings.min_duration_s"), errors="coerce").dropna()
+    # The tight loop and trigger stream record min_duration_s; LoadGen its own min_duration_ms.
+    seconds = pd.to_numeric(column(frame, "scenario.settings.min_duration_s"), errors="coerce")
+    millis = pd.to_numeric(column(frame, "scenario.settings.min_duration_ms"), errors="coerce")
+    durations = seconds.fillna(millis / 1e3).dropna()
     if durations.empty:
         return "windows not recorded"
     quick = MeasureSettings.quick().min_duration_s

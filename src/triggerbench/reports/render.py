@@ -77,6 +77,8 @@ _TEX_SPECIAL = {
     "→": r"$\rightarrow$",
     "·": r"$\cdot$",
     "≈": r"$\approx$",
+    "…": r"\ldots{}",
+    "’": "'",
 }
 
 

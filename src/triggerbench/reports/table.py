@@ -60,6 +60,13 @@ class Table:
     numeric: tuple[int, ...] = ()
 
 
+def _shorten(text: str, limit: int = 240) -> str:
+    """``text`` cut at a word boundary with an ellipsis when longer than ``limit``."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " …"
+
+
 def excluded_lines(frame: pd.DataFrame) -> list[str]:
     """One line per skipped or failed runner and reason, with the batch sizes it covers."""
     from triggerbench.reports.frame import column
@@ -72,7 +79,7 @@ def excluded_lines(frame: pd.DataFrame) -> list[str]:
             "runner": column(frame, "runner.name").astype(str),
             "scenario": column(frame, "scenario.name").astype(str),
             "status": column(frame, "status").astype(str),
-            "message": message.str.strip().str.split("\n").str[0].str.slice(0, 160),
+            "message": message.str.strip().str.split("\n").str[0].map(_shorten),
             "batch": pd.to_numeric(column(frame, "runner.batch_size"), errors="coerce").fillna(0).astype(int),
         }
     ).drop_duplicates()
