@@ -371,7 +371,9 @@ def compare(
         return f"{fmt.number(v)} {unit}".rstrip()
 
     def change(frac: float) -> str:
-        return "from 0" if abs(frac) == float("inf") else "0" if frac == 0 else f"{frac * 100:+.3g}"
+        if abs(frac) == float("inf"):
+            return "from 0"
+        return "0" if frac == 0 else ("+" if frac > 0 else "") + fmt.significant(frac * 100)
 
     shown = {f.name for f in cmp.FIGURES} if all_figures else set(cmp.DEFAULT_FIGURES)
     rows = result.rows[result.rows["figure"].isin(shown | {t.figure.name for t in thresholds})]
