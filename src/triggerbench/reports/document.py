@@ -54,12 +54,19 @@ class ReportOptions:
 
 @dataclass
 class Report:
-    """Tables, plots, and what could not be drawn (one line each)."""
+    """Tables, the records to plot, and what could not be drawn (one line each).
+
+    Plots are drawn by ``write`` (straight into files, several processes at once).
+    """
 
     frame: pd.DataFrame
     tables: list[Table]
-    plots: list = field(default_factory=list)
+    shown: pd.DataFrame = field(default_factory=pd.DataFrame)
+    options: ReportOptions = field(default_factory=ReportOptions)
     not_drawn: list[str] = field(default_factory=list)
+    provenance: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    plots: list = field(default_factory=list)  # SavedPlot, filled by ``write``
 
 
 def _layout_tables(frame: pd.DataFrame, layout: str, options: ReportOptions) -> list[Table]:
@@ -92,13 +99,15 @@ def build(frame: pd.DataFrame, options: ReportOptions) -> Report:
                 raise UserInputError(f"{message} ({len(frame)} record(s) given)")
             not_drawn.append(message)
         tables += found
-    plots = []
-    if options.plots:
-        from triggerbench.reports.plots import all_plots
-
-        plots, reasons = all_plots(shown, options.workload)
-        not_drawn += reasons
-    return Report(frame=frame, tables=tables, plots=plots, not_drawn=not_drawn)
+    return Report(
+        frame=frame,
+        tables=tables,
+        shown=shown,
+        options=options,
+        not_drawn=not_drawn,
+        provenance=provenance(frame),
+        warnings=warning_lines(shown),
+    )
 
 
 # --- writers ----------------------------------------------------------------------------------
@@ -106,7 +115,7 @@ def build(frame: pd.DataFrame, options: ReportOptions) -> Report:
 
 def _markdown(report: Report, figures: dict[str, dict[str, Path]], out_dir: Path) -> str:
     lines = ["# triggerbench report", ""]
-    lines += [f"- {label}: {render.md_escape(text)}" for label, text in provenance(report.frame)]
+    lines += [f"- {label}: {render.md_escape(text)}" for label, text in report.provenance]
     for table in report.tables:
         lines += ["", render.to_markdown(table)]
     for plot in report.plots:
@@ -114,7 +123,7 @@ def _markdown(report: Report, figures: dict[str, dict[str, Path]], out_dir: Path
         lines += ["", f"![{render.md_escape(plot.title)}]({png})", "", f"*{render.md_escape(plot.caption)}*"]
     if report.not_drawn:
         lines += ["", "## Not drawn", ""] + [f"- {render.md_escape(m)}" for m in report.not_drawn]
-    warnings = warning_lines(report.frame)
+    warnings = report.warnings
     if warnings:
         lines += ["", "## Warnings", ""] + [f"- {render.md_escape(w)}" for w in warnings]
     return "\n".join(lines) + "\n"
@@ -135,7 +144,7 @@ def _latex(report: Report, figures: dict[str, dict[str, Path]], out_dir: Path) -
         r"\section*{triggerbench report}",
         r"\begin{itemize}",
     ]
-    lines += [rf"\item {esc(label)}: {esc(text)}" for label, text in provenance(report.frame)]
+    lines += [rf"\item {esc(label)}: {esc(text)}" for label, text in report.provenance]
     lines.append(r"\end{itemize}")
     lines += [rf"\input{{tables/{table.name}.tex}}" for table in report.tables]
     for plot in report.plots:
@@ -179,7 +188,7 @@ def _html(report: Report, figures: dict[str, dict[str, Path]]) -> str:
         "<h1>triggerbench report</h1>",
         '<h2 id="provenance">Provenance</h2><dl class="prov">',
     ]
-    parts += [f"<dt>{esc(label)}</dt><dd>{esc(text)}</dd>" for label, text in provenance(report.frame)]
+    parts += [f"<dt>{esc(label)}</dt><dd>{esc(text)}</dd>" for label, text in report.provenance]
     parts.append("</dl>")
     if report.tables:
         parts.append('<h2 id="tables">Tables</h2>')
@@ -196,7 +205,7 @@ def _html(report: Report, figures: dict[str, dict[str, Path]]) -> str:
     if report.not_drawn:
         parts.append('<h2 id="not-drawn">Not drawn</h2><ul>')
         parts += [f"<li>{esc(m)}</li>" for m in report.not_drawn] + ["</ul>"]
-    warnings = warning_lines(report.frame)
+    warnings = report.warnings
     if warnings:
         parts.append('<h2 id="warnings">Warnings</h2><ul>')
         parts += [f"<li>{esc(w)}</li>" for w in warnings] + ["</ul>"]
@@ -209,11 +218,12 @@ def write(report: Report, out_dir: Path, formats: tuple[str, ...] = FORMATS) -> 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     figures: dict[str, dict[str, Path]] = {}
-    if report.plots:
-        from triggerbench.reports.plots import save
+    if report.options.plots:
+        from triggerbench.reports.plots import draw_and_save
 
-        (out_dir / "figures").mkdir(parents=True, exist_ok=True)
-        figures = {plot.name: save(plot, out_dir / "figures") for plot in report.plots}
+        report.plots, reasons = draw_and_save(report.shown, out_dir / "figures", report.options.workload)
+        report.not_drawn = [*report.not_drawn, *reasons]
+        figures = {plot.name: plot.paths for plot in report.plots}
     written = []
     if "md" in formats:
         written.append(out_dir / "report.md")

@@ -14,6 +14,11 @@ curves, L_r resolution); what they share (``Plot``, the style, facets, captions,
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
 import pandas as pd
 
 from triggerbench.reports.frame import column
@@ -26,7 +31,9 @@ __all__ = [
     "PLOT_KINDS",
     "PNG_DPI",
     "Plot",
+    "SavedPlot",
     "all_plots",
+    "draw_and_save",
     "energy_per_inference",
     "latency_percentiles",
     "lr_resolution",
@@ -66,3 +73,46 @@ def all_plots(frame: pd.DataFrame, workload: str | None = None) -> tuple[list[Pl
         else:
             reasons.append(result)
     return plots, reasons
+
+
+@dataclass(frozen=True)
+class SavedPlot:
+    """A plot written to disk: what a report needs to show it."""
+
+    name: str
+    title: str
+    caption: str
+    paths: dict[str, Path]
+
+
+def _draw_one(job: tuple[int, pd.DataFrame, Path]) -> SavedPlot | str:
+    index, frame, folder = job
+    result = PLOT_KINDS[index](frame)
+    if not isinstance(result, Plot):
+        return result
+    return SavedPlot(result.name, result.title, result.caption, save(result, folder))
+
+
+def draw_and_save(
+    frame: pd.DataFrame, folder: Path, workload: str | None = None, processes: int | None = None
+) -> tuple[list[SavedPlot], list[str]]:
+    """Draw every plot kind and save it (PNG and PDF), one kind per process where the host allows.
+
+    Drawing and saving cost seconds per figure (layout, text, font subsetting), whatever the number
+    of records; forked workers share them out over the host's cores. The files are the same as
+    drawn in one process.
+
+    Returns:
+        The saved plots in ``PLOT_KINDS`` order, and one line per kind not drawn (why).
+    """
+    if workload is not None:
+        frame = frame[column(frame, "workload.name") == workload]
+    jobs = [(i, frame, Path(folder)) for i in range(len(PLOT_KINDS))]
+    processes = processes or min(len(jobs), os.cpu_count() or 1)
+    if processes > 1 and "fork" in multiprocessing.get_all_start_methods():
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            results = pool.map(_draw_one, jobs, chunksize=1)
+    else:
+        results = [_draw_one(job) for job in jobs]
+    saved = [r for r in results if isinstance(r, SavedPlot)]
+    return saved, [r for r in results if not isinstance(r, SavedPlot)]
