@@ -174,6 +174,8 @@ def estimate(
         lut_available=totals.get("lut"),
         ff_available=totals.get("ff"),
         dsp_available=totals.get("dsp"),
+        bram_available=totals.get("bram"),
+        uram_available=totals.get("uram"),
         null_reasons=null_reasons,
         details={
             "multiplications": mults,

@@ -69,8 +69,11 @@ def quantization_table(frame: pd.DataFrame) -> Table | None:
         for key, _, show in METRICS:
             metric = value(row, f"accuracy.task_metrics.{key}") if row is not None else None
             values[key] = metric
-            if metric is None:
-                cells.append(notes.cell(fmt.MISSING, f"{key} not in the records (no labelled accuracy pass)"))
+            if metric is None and row is None:
+                cells.append(notes.cell(fmt.MISSING, "no labelled accuracy pass in the records"))
+            elif metric is None:  # metrics.py leaves out what these events cannot give
+                reason = f"{key}: not defined for these events (e.g. a turn-on that never reaches 50 %)"
+                cells.append(notes.cell(fmt.MISSING, reason))
             else:
                 cells.append(notes.cell(show(metric)))
         cells.append(notes.cell(str(int(n)) if n is not None else fmt.MISSING))
@@ -94,8 +97,9 @@ def quantization_table(frame: pd.DataFrame) -> Table | None:
         body.append(cells)
         tidy.append(values)
     caption = (
-        "task metrics of the 4-bit family's bit-width scan (HGQ2, distilled) on the records' "
-        f"validation events (n); firmware latency and LUTs with their sources; {caption_context(scan)}"
+        "the quantized student's bit-width scan (HGQ2, distilled; 32 = the float student): task "
+        "metrics on the records' validation events (n); firmware latency and LUTs with their sources; "
+        f"{caption_context(scan)}"
     )
     return Table(
         name="quantization-scan",
