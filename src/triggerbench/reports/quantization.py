@@ -84,11 +84,9 @@ def quantization_table(frame: pd.DataFrame) -> Table | None:
         ):
             entry = pick(mine, figure, order) if not mine.empty else None
             if entry is None:
-                cells.append(
-                    notes.cell(
-                        fmt.MISSING, f"no FPGA {figure.split('_')[0]} figure (run the rtl or hls4ml runner)"
-                    )
-                )
+                what = "latency" if figure == "latency_s" else figure.upper()
+                reason = f"no FPGA {what} figure (run the rtl or hls4ml runner)"
+                cells.append(notes.cell(fmt.MISSING, reason))
                 values[figure] = None
             else:
                 text = f"{display(entry)} {SOURCE_TAGS[entry['source']]}"
