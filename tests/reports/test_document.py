@@ -146,6 +146,19 @@ def test_bad_report_input_is_one_line(tmp_path, results):
         tb("report", keras_only, "--layout", "fpga", "--out", tmp_path / "r"),
         "layout 'fpga': no matching records; it needs records with FPGA resource figures",
     )
+    one_line_error(
+        tb(
+            "report",
+            results,
+            "--layout",
+            "quantization",
+            "--workload",
+            "muon-l0-teacher",
+            "--out",
+            tmp_path / "r",
+        ),
+        "layout 'quantization': no matching records; it needs records of the bit-width scan",
+    )
     newer = tmp_path / "newer.json"
     raw = json.loads(next(results.glob("*.json")).read_text())
     raw["schema_version"] = 99

@@ -77,7 +77,7 @@ def _layout_tables(frame: pd.DataFrame, layout: str, options: ReportOptions) -> 
     elif layout == "latency":
         table = latency_table(frame, options.workload, options.published)
     else:
-        table = quantization_table(frame)
+        table = quantization_table(frame, options.workload)
     return [table] if table is not None else []
 
 

@@ -51,9 +51,11 @@ def _metrics_row(records: pd.DataFrame) -> pd.Series | None:
     return latest(preferred).sort_values(["_ref", "timestamp_utc"], kind="stable").iloc[0]
 
 
-def quantization_table(frame: pd.DataFrame) -> Table | None:
-    """Task metric, latency and LUTs per bit width; None without scan records."""
+def quantization_table(frame: pd.DataFrame, workload: str | None = None) -> Table | None:
+    """Task metric, latency and LUTs per bit width; None without two or more scan workloads."""
     scan = _scan_records(frame)
+    if workload is not None:  # --workload narrows every layout; one bit width is no scan
+        scan = scan[scan["workload.name"] == workload]
     if scan["_bits"].nunique() < 2 if not scan.empty else True:
         return None
     entries = fpga_entries(scan)
