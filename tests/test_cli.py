@@ -127,7 +127,7 @@ def test_run_keeps_going_past_a_failing_runner_then_reports(tmp_path):
     proc = tb("report", "res", "--out", "rep", "--no-plots", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     text = (tmp_path / "rep" / "report.md").read_text()
-    backends = text.split("**Backends: standin-cnn**")[1].split("Not measured:")[0]
+    backends = text.split("**Backends: standin-cnn**")[1].split("Not in this table:")[0]
     assert "| null |" in backends and "| onnxruntime |" in backends
     assert "fake\\_runners:RaisingRunner (single-stream, batch 1, 2): failed" in text  # listed, not a row
 

@@ -170,7 +170,7 @@ table.tb{border-collapse:collapse;margin:1em 0;font-size:.9em}
 table.tb caption{caption-side:top;text-align:left;padding:.3em 0;max-width:60em}
 table.tb th,table.tb td{padding:.25em .7em;border-bottom:1px solid #ddd;text-align:left}
 table.tb thead th{border-bottom:2px solid #333}
-table.tb td.num{text-align:right;font-variant-numeric:tabular-nums}
+table.tb td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 table.tb tfoot td{font-size:.8em;color:#555;border:none}
 .excluded{font-size:.85em;color:#555} figure{margin:1.5em 0} figure img{max-width:100%}
 figcaption{font-size:.85em;color:#444;max-width:60em}

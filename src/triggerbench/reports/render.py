@@ -44,7 +44,7 @@ def to_markdown(table: Table) -> str:
     for number, note in enumerate(table.notes, 1):
         lines.append(f"{str(number).translate(_SUPERSCRIPT)} {md_escape(note)}  ")
     if table.excluded:
-        lines += ["", "Not measured:", ""]
+        lines += ["", "Not in this table:", ""]
         lines += [f"- {md_escape(line)}" for line in table.excluded]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -121,7 +121,7 @@ def to_latex(table: Table) -> str:
     lines += [r"\bottomrule", r"\end{tabular}"]
     notes = [rf"\textsuperscript{{{n}}}{tex_escape(t)}" for n, t in enumerate(table.notes, 1)]
     if table.excluded:
-        notes.append("Not measured: " + "; ".join(tex_escape(line) for line in table.excluded))
+        notes.append("Not in this table: " + "; ".join(tex_escape(line) for line in table.excluded))
     if notes:
         lines.append(r"\par\smallskip\parbox{\linewidth}{\tiny " + r"\\ ".join(notes) + "}")
     lines.append(r"\end{table}")
@@ -160,7 +160,7 @@ def to_html(table: Table) -> str:
     ]
     if table.excluded:
         items = "".join(f"<li>{html.escape(_one_line(line))}</li>" for line in table.excluded)
-        parts.append(f'<p class="excluded">Not measured:</p><ul class="excluded">{items}</ul>')
+        parts.append(f'<p class="excluded">Not in this table:</p><ul class="excluded">{items}</ul>')
     return "\n".join(p for p in parts if p) + "\n"
 
 
