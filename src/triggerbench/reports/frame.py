@@ -107,12 +107,3 @@ def device_short(device: str | None) -> str:
     text = re.sub(r"\s+(CPU|Processor)\b", "", text)
     text = re.sub(r"\s+@\s+[\d.]+\s*GHz", "", text)
     return re.sub(r"\s+", " ", text).strip()
-
-
-def describe_records(frame: pd.DataFrame) -> str:
-    """``workload / runner / scenario bN`` of each record: names what a layout found or needs."""
-    parts = [
-        f"{value(r, 'workload.name')} / {value(r, 'runner.name')} / {value(r, 'scenario.name')}"
-        for _, r in frame.iterrows()
-    ]
-    return ", ".join(sorted(set(parts)))
