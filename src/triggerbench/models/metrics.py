@@ -35,13 +35,13 @@ def robust_halfwidth(values: np.ndarray) -> float:
     return float(0.5 * (hi - lo))
 
 
-def _bin_label(lo: float, hi: float, unit: str) -> str:
-    # "3to6gev", "2.5to5gev" -> "2p5to5gev": dots do not belong in keys.
-    return f"{lo:g}to{hi:g}{unit}".replace(".", "p").replace("-", "m")
-
-
 def _value_label(value: float) -> str:
+    # 2.5 -> "2p5", -1 -> "m1": dots and signs do not belong in keys (read back by _parse_label).
     return f"{value:g}".replace(".", "p").replace("-", "m")
+
+
+def _bin_label(lo: float, hi: float, unit: str) -> str:
+    return f"{_value_label(lo)}to{_value_label(hi)}{unit}"  # "3to6gev", "2p5to5gev"
 
 
 def _parse_label(text: str) -> float:

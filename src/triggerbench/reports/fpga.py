@@ -12,7 +12,7 @@ import pandas as pd
 from triggerbench.errors import UserInputError
 from triggerbench.fpga.parts import PART_TOTALS, part_totals
 from triggerbench.reports import format as fmt
-from triggerbench.reports.frame import column, ok
+from triggerbench.reports.frame import column, latest, ok
 from triggerbench.reports.provenance import caption_context
 from triggerbench.reports.published import PublishedFigure
 from triggerbench.reports.table import Notes, Table
@@ -56,8 +56,7 @@ def fpga_entries(frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     # The same figures repeat in every batch size's record: the latest record of each runner
     # and model holds them (a sweep over firmware options shows its last point).
-    has = has.sort_values("timestamp_utc", kind="stable")
-    has = has.drop_duplicates(subset=["workload.name", "runner.name"], keep="last")
+    has = latest(has, ("workload.name", "runner.name"))
     exploded = has[["workload.name", "runner.name", "timestamp_utc", "fpga"]].explode("fpga")
     entries = pd.json_normalize(exploded["fpga"].tolist())
     entries.index = range(len(entries))

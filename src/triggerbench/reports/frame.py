@@ -13,20 +13,15 @@ import re
 
 import pandas as pd
 
-from triggerbench.results.compare import KEY_COLUMNS
+from triggerbench.results.select import KEY_COLUMNS, column, latest
+
+__all__ = ["CONFIG_KEYS", "column", "latest"]  # re-exported: layouts and plots read them from here
 
 #: What identifies one measured configuration (as ``compare`` matches records); repeated runs of it
 #: are reduced to the latest.
 CONFIG_KEYS = KEY_COLUMNS
 FIRMWARE_SCENARIO = "firmware-report"
 _BITS = re.compile(r"qstudent-(\d+)bit")
-
-
-def column(frame: pd.DataFrame, name: str) -> pd.Series:
-    """``frame[name]``, or a column of missing values where no record has that field."""
-    if name in frame.columns:
-        return frame[name]
-    return pd.Series([None] * len(frame), index=frame.index, dtype=object)
 
 
 def value(row: pd.Series, name: str):
@@ -62,18 +57,6 @@ def emulated(frame: pd.DataFrame) -> pd.DataFrame:
     """Ok records that timed a software emulation of hardware (C-simulation, RTL simulation)."""
     frame = ok(frame)
     return frame[column(frame, "performance.emulated").fillna(False).astype(bool)]
-
-
-def latest(frame: pd.DataFrame, keys: tuple[str, ...] = CONFIG_KEYS) -> pd.DataFrame:
-    """One record per configuration: the latest by ``timestamp_utc`` (repeated runs of one set-up)."""
-    if frame.empty:
-        return frame
-    # Sort and de-duplicate a frame of the key columns only: a whole record row is ~200 columns,
-    # and copying 100k of them twice costs seconds.
-    slim = pd.DataFrame({k: column(frame, k) for k in (*keys, "timestamp_utc")}, index=frame.index)
-    slim = slim.reset_index(names="_row").sort_values("timestamp_utc", kind="stable")
-    keep = slim.drop_duplicates(subset=list(keys), keep="last")["_row"]
-    return frame[frame.index.isin(keep)]
 
 
 def bits(variant: str | None) -> int | None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from triggerbench.results.select import column
+
 
 def slug(text: str) -> str:
     """A file-name-safe stem of ``text`` (a table's name comes from record strings)."""
@@ -69,8 +71,6 @@ def _shorten(text: str, limit: int = 240) -> str:
 
 def excluded_lines(frame: pd.DataFrame) -> list[str]:
     """One line per skipped or failed runner and reason, with the batch sizes it covers."""
-    from triggerbench.reports.frame import column
-
     if frame.empty:
         return []
     message = column(frame, "error.message").fillna("no reason recorded").astype(str)

@@ -19,17 +19,8 @@ from typing import Literal
 import pandas as pd
 
 from triggerbench.errors import UserInputError
+from triggerbench.results.select import KEY_COLUMNS, latest, runs_per_key
 from triggerbench.results.store import load
-
-#: What makes two records "the same measurement": a repeated run has the same key.
-KEY_COLUMNS = (
-    "workload.name",
-    "runner.name",
-    "runner.device",
-    "runner.precision",
-    "scenario.name",
-    "runner.batch_size",
-)
 
 #: Differences here make a change suspect (style rule 10: warn when a comparison spans environments).
 _ENVIRONMENT_COLUMNS = ("environment.hostname", "environment.cpu_model", "runner.backend_version")
@@ -263,14 +254,8 @@ def _sort_key(key: tuple) -> tuple:
 
 def latest_per_key(frame: pd.DataFrame, label: str) -> tuple[dict[tuple, pd.Series], list[str]]:
     """One record per key: the latest by ``timestamp_utc``; a note names the keys run repeatedly."""
-    stamps = pd.to_datetime(frame.get("timestamp_utc"), utc=True, errors="coerce")
-    frame = frame.assign(_stamp=stamps).sort_values("_stamp", kind="stable", na_position="first")
-    chosen: dict[tuple, pd.Series] = {}
-    counts: dict[tuple, int] = {}
-    for _, row in frame.iterrows():
-        key = row_key(row)
-        chosen[key] = row  # later rows replace earlier ones
-        counts[key] = counts.get(key, 0) + 1
+    chosen = {row_key(row): row for _, row in latest(frame).iterrows()}
+    counts = {tuple(None if pd.isna(v) else v for v in k): int(n) for k, n in runs_per_key(frame).items()}
     repeated = sorted((k for k, n in counts.items() if n > 1), key=_sort_key)
     notes = []
     if repeated:
