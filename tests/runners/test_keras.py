@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from triggerbench.errors import RunnerError
+from triggerbench.errors import RunnerError, UserInputError
 from triggerbench.runners.base import RunnerOptions
 from triggerbench.runners.keras import KerasRunner
 
@@ -100,3 +100,39 @@ def test_vendor_errors_become_runner_errors(standin_artifact, tmp_path):
     with pytest.raises(RunnerError, match="cannot load bad.keras") as info:
         prepared(artifact)
     assert info.value.__cause__ is not None and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("given", "xla"),
+    [
+        ("False", False),
+        ("false", False),
+        ("0", False),
+        (0, False),
+        (False, False),
+        ("True", True),
+        ("1", True),
+        (1, True),
+    ],
+)
+def test_jit_compile_is_a_checked_flag(given, xla):
+    # The CLI passes -O jit_compile=False as the text "False", which bool() took as true.
+    assert KerasRunner.parse_options({"jit_compile": given}).jit_compile is xla
+
+
+def test_jit_compile_false_as_text_turns_xla_off(standin_artifact):
+    with prepared(standin_artifact, extra={"jit_compile": "False"}) as runner:
+        assert runner.describe().settings["jit_compile"] is False
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"jit_compile": "maybe"}, "keras runner: option jit_compile='maybe': use true or false"),
+        ({"xla": True}, "keras runner: unknown option(s) xla; known options: jit_compile"),
+    ],
+)
+def test_bad_options_are_refused_in_one_line(standin_artifact, extra, message):
+    with pytest.raises(UserInputError) as err:
+        prepared(standin_artifact, extra=extra)
+    assert str(err.value) == message

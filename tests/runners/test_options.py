@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
 from typing import Annotated, Literal
 
 import pytest
 from pydantic import BaseModel, Field, field_validator
 
+from triggerbench import runners
 from triggerbench.errors import UserInputError
+from triggerbench.runners import registry
+from triggerbench.runners.base import Runner
 from triggerbench.runners.options import (
     OPTIONS_CONFIG,
     Flag,
@@ -98,3 +103,43 @@ def test_a_validators_own_words_are_kept_on_one_line():
     assert (
         str(err.value) == "demo runner: option count=4: use an odd number (the pipeline needs a middle stage)"
     )
+
+
+def test_a_model_without_options_says_it_takes_none():
+    class NoOptions(BaseModel):
+        model_config = OPTIONS_CONFIG
+
+    assert parse_options(NoOptions, {}, "demo") == NoOptions()
+    with pytest.raises(UserInputError) as err:
+        parse_options(NoOptions, {"speed": 1}, "demo")
+    assert str(err.value) == "demo runner: unknown option(s) speed; it takes none"
+
+
+def test_every_runner_module_declares_its_options():
+    # Without a model a runner read options.extra unchecked: -O jit_compile=False was truthy text.
+    helpers = {"__init__", "base", "options", "outofprocess", "registry"}
+    found, undeclared = [], []
+    for path in sorted(Path(runners.__file__).parent.glob("*.py")):
+        if path.stem in helpers:
+            continue
+        module = importlib.import_module(f"triggerbench.runners.{path.stem}")
+        for cls in vars(module).values():
+            if isinstance(cls, type) and issubclass(cls, Runner) and cls.__module__ == module.__name__:
+                found.append(cls.name)
+                if cls.options_model is None or cls.options_model.model_config.get("frozen") is not True:
+                    undeclared.append(cls.name)
+                else:
+                    cls.parse_options({})  # its defaults are valid
+    assert sorted(found) == ["hls4ml", "keras", "null", "onnxruntime", "openvino", "rtl", "vart"]
+    assert undeclared == []
+
+
+@pytest.mark.parametrize("name", ["keras", "onnxruntime", "openvino"])
+def test_cpu_runners_refuse_an_unknown_key(name):
+    with pytest.raises(UserInputError, match=f"^{name} runner: unknown option\\(s\\) no_such_key;"):
+        registry.get(name).parse_options({"no_such_key": 1})
+
+
+def test_the_null_runner_ignores_the_keys_meant_for_the_runners_beside_it():
+    null = registry.get("null")
+    assert isinstance(null.parse_options({"latency_cutoff": 5, "jit_compile": "maybe"}), null.options_model)

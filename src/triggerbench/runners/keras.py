@@ -5,12 +5,23 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import numpy as np
+from pydantic import BaseModel
 
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact, register_custom_layers
 from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
+from triggerbench.runners.options import OPTIONS_CONFIG, Flag
 
 SUPPORTED_PRECISIONS = ("f32",)
+
+
+class KerasOptions(BaseModel):
+    """The runner's ``-O KEY=VALUE`` settings."""
+
+    model_config = OPTIONS_CONFIG
+
+    #: Compile the call with XLA; ``-O jit_compile=False`` (text from the CLI) is false, not truthy.
+    jit_compile: Flag = True
 
 
 class _Staged(NamedTuple):
@@ -23,15 +34,16 @@ class _Staged(NamedTuple):
 class KerasRunner(Runner):
     """Runs the ``.keras`` source with Keras 3 on TensorFlow, XLA-compiled by default.
 
-    ``options.extra["jit_compile"]`` (default True) chooses XLA. Each batch shape gets its own
-    concrete function, traced and compiled in ``stage``, so ``infer`` never compiles.
-    ``options.threads`` sets TF's intra- and inter-op pools, which TF allows only before its
-    runtime starts; loading any Keras model in the process starts it, so a late request is
-    recorded as not applied.
+    Options (``-O KEY=VALUE``): ``jit_compile`` (default true) chooses XLA. Each batch shape
+    gets its own concrete function, traced and compiled in ``stage``, so ``infer`` never
+    compiles. ``options.threads`` sets TF's intra- and inter-op pools, which TF allows only
+    before its runtime starts; loading any Keras model in the process starts it, so a late
+    request is recorded as not applied.
     """
 
     name = "keras"
     formats = ("keras",)
+    options_model = KerasOptions
 
     def __init__(self) -> None:
         self._fn: Any = None
@@ -54,6 +66,7 @@ class KerasRunner(Runner):
         """Load the model, wrap it in a ``tf.function`` and compile it for the batch shape."""
         if options.precision not in SUPPORTED_PRECISIONS:
             raise RunnerError("keras runner supports precision f32 only")
+        opts: KerasOptions = self.parse_options(options.extra)
         ok, reason = self.available()
         if not ok:
             raise RunnerUnavailableError(reason)
@@ -71,7 +84,7 @@ class KerasRunner(Runner):
             model = keras.saving.load_model(path, compile=False)
         except Exception as exc:
             raise RunnerError(f"cannot load {path.name}: {one_line(exc)}") from exc
-        self._jit_compile = bool(options.extra.get("jit_compile", True))
+        self._jit_compile = opts.jit_compile
         self._fn = tf.function(
             lambda x: model(x, training=False),
             jit_compile=self._jit_compile,

@@ -6,13 +6,21 @@ import os
 from typing import Any, NamedTuple
 
 import numpy as np
+from pydantic import BaseModel
 
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact
 from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
+from triggerbench.runners.options import OPTIONS_CONFIG
 
 SUPPORTED_PRECISIONS = ("f32",)
 PROVIDERS = ("CPUExecutionProvider",)
+
+
+class OnnxRuntimeOptions(BaseModel):
+    """No ``-O`` options (the pool size is ``--threads``): any key is refused, not ignored."""
+
+    model_config = OPTIONS_CONFIG
 
 
 class _Staged(NamedTuple):
@@ -37,6 +45,7 @@ class OnnxRuntimeRunner(Runner):
 
     name = "onnxruntime"
     formats = ("onnx",)
+    options_model = OnnxRuntimeOptions
 
     def __init__(self) -> None:
         self._session: Any = None
@@ -56,6 +65,7 @@ class OnnxRuntimeRunner(Runner):
         """Create the session and run one dummy batch so arenas are allocated before timing."""
         if options.precision not in SUPPORTED_PRECISIONS:
             raise RunnerError("onnxruntime runner supports precision f32 only")
+        self.parse_options(options.extra)
         ok, reason = self.available()
         if not ok:
             raise RunnerUnavailableError(reason)

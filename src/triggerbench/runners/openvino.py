@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 import numpy as np
+from pydantic import BaseModel
 
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact
 from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
+from triggerbench.runners.options import OPTIONS_CONFIG, any_case
 
 #: Our precision names, which are also the names of OpenVINO's element types.
 SUPPORTED_PRECISIONS = ("f32", "bf16", "f16")
 DEVICE = "CPU"
+#: OpenVINO's PERFORMANCE_HINT values (``ov.properties.hint.PerformanceMode``).
+PerformanceHint = Literal["LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT"]
+
+
+class OpenVinoOptions(BaseModel):
+    """The runner's ``-O KEY=VALUE`` settings."""
+
+    model_config = OPTIONS_CONFIG
+
+    performance_hint: Annotated[PerformanceHint, any_case(PerformanceHint)] = "LATENCY"
 
 
 def _plain(value: Any) -> Any:
@@ -23,6 +35,36 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "to_string"):  # ov.Type: "f32", "bf16"
         return value.to_string()
     return getattr(value, "name", None) or str(value)
+
+
+def _one_element_matmuls_as_multiplies(model: Any) -> int:
+    """Rewrite each ``MatMul`` by a one-element constant as the ``Multiply`` it is; return how many.
+
+    OpenVINO's CPU plugin (2026.4) fuses a chain of MatMuls at a small static batch into one
+    snippets subgraph (on a 2-core host: batch 1-8 with one thread, batch 4, 6 and 8 with two)
+    and then cannot compile it when a weight is a 1x1 matrix (1x4 compiles): "Layout rank can't
+    be larger than tensor rank". The LLP VGG ends in such a MatMul (``to_physical``, a 1x1
+    Dense), so ``--threads 1`` failed at batch 1 and 2. ``x @ [[c]]`` is ``x * c`` exactly (one
+    product per output, nothing summed), and a multiply by a scalar the plugin fuses correctly.
+    """
+    from openvino import opset13
+
+    rewritten = 0
+    for op in model.get_ordered_ops():
+        if op.get_type_name() != "MatMul" or op.get_attributes().get("transpose_a"):
+            continue
+        weight = op.input_value(1).get_node()
+        if weight.get_type_name() != "Constant" or int(np.prod(weight.get_output_shape(0))) != 1:
+            continue
+        # Only where the product keeps the input's shape: [..., 1] @ [1, 1] -> [..., 1].
+        if op.get_output_partial_shape(0) != op.input_value(0).get_partial_shape():
+            continue
+        scalar = opset13.constant(weight.get_data().reshape(()))
+        product = opset13.multiply(op.input_value(0), scalar)
+        product.set_friendly_name(op.get_friendly_name())  # the layer keeps its name in profiles
+        op.output(0).replace(product.output(0))
+        rewritten += 1
+    return rewritten
 
 
 def _raw_infer() -> Callable[[Any], None]:
@@ -48,13 +90,15 @@ class _Staged(NamedTuple):
 class OpenVinoRunner(Runner):
     """Runs the ONNX export with OpenVINO on the CPU, with its precision set explicitly.
 
-    ``options.extra["performance_hint"]`` (default ``"LATENCY"``) is OpenVINO's
-    PERFORMANCE_HINT. The inference precision is always passed: left unset, the CPU plugin
-    runs bf16 on CPUs that have it, so an "f32" record would silently be bf16.
+    Options (``-O KEY=VALUE``): ``performance_hint`` (``LATENCY``, the default, ``THROUGHPUT``
+    or ``CUMULATIVE_THROUGHPUT``) is OpenVINO's PERFORMANCE_HINT. The inference precision is
+    always passed: left unset, the CPU plugin runs bf16 on CPUs that have it, so an "f32" record
+    would silently be bf16.
     """
 
     name = "openvino"
     formats = ("onnx",)
+    options_model = OpenVinoOptions
 
     def __init__(self) -> None:
         self._compiled: Any = None
@@ -76,6 +120,7 @@ class OpenVinoRunner(Runner):
         """Read the ONNX export, fix its batch, compile it for the CPU and read settings back."""
         if options.precision not in SUPPORTED_PRECISIONS:
             raise RunnerError(f"openvino runner supports precision {', '.join(SUPPORTED_PRECISIONS)} only")
+        opts: OpenVinoOptions = self.parse_options(options.extra)
         ok, reason = self.available()
         if not ok:
             raise RunnerUnavailableError(reason)
@@ -85,7 +130,7 @@ class OpenVinoRunner(Runner):
         self._precision_requested = options.precision
         self._batch_shape = (options.batch_size, *artifact.input_shape)
         config: dict[str, Any] = {
-            "PERFORMANCE_HINT": str(options.extra.get("performance_hint", "LATENCY")),
+            "PERFORMANCE_HINT": opts.performance_hint,
             "INFERENCE_PRECISION_HINT": getattr(ov.Type, options.precision),
         }
         if options.threads:
@@ -96,6 +141,7 @@ class OpenVinoRunner(Runner):
             model = core.read_model(str(path))
             # A static shape lets the CPU plugin plan its memory once.
             model.reshape(list(self._batch_shape))
+            self._rewritten = _one_element_matmuls_as_multiplies(model)
             compiled = core.compile_model(model, DEVICE, config)
             self._device_name = _plain(core.get_property(DEVICE, "FULL_DEVICE_NAME"))
             self._readback = {
@@ -165,6 +211,7 @@ class OpenVinoRunner(Runner):
                 "inference_num_threads": threads,
                 "precision_requested": self._precision_requested,
                 "batch_shape": "x".join(map(str, self._batch_shape)),  # records hold scalars
+                "matmuls_1x1_as_multiply": self._rewritten,
                 "call": "preset tensors, InferRequest.infer",
             },
         )

@@ -99,10 +99,8 @@ def _message(model: type[BaseModel], exc: ValidationError, extra: Mapping[str, A
     errors = exc.errors()
     unknown = sorted({str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden" and e["loc"]})
     if unknown:
-        return (
-            f"{runner} runner: unknown option(s) {', '.join(unknown)}; "
-            f"known options: {', '.join(model.model_fields)}"
-        )
+        known = f"known options: {', '.join(model.model_fields)}" if model.model_fields else "it takes none"
+        return f"{runner} runner: unknown option(s) {', '.join(unknown)}; {known}"
     reasons: dict[str, str] = {}
     for error in errors:
         key = str(error["loc"][0]) if error["loc"] else ""
