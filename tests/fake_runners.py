@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from typing import Any
 
@@ -137,3 +138,30 @@ class SlowEmulatorRunner(EmulatedFpgaRunner):
     def infer(self, staged: Any) -> np.ndarray:
         time.sleep(0.02)
         return super().infer(staged)
+
+
+class DiskFillingRunner(NullRunner):
+    """Fills the disk at ``$TRIGGERBENCH_TEST_FILL`` while preparing, as a neighbour's job might."""
+
+    name = "disk-filling"
+
+    def prepare(self, artifact, options) -> None:
+        super().prepare(artifact, options)
+        chunk = b"\0" * (1 << 16)
+        with open(os.environ["TRIGGERBENCH_TEST_FILL"], "ab") as fh:
+            try:
+                while True:
+                    fh.write(chunk)
+                    fh.flush()
+            except OSError:  # ENOSPC: full
+                pass
+
+
+class KilledRunner(NullRunner):
+    """Is killed by SIGKILL mid-run, as the kernel's OOM killer does."""
+
+    name = "killed"
+
+    def infer(self, staged: Any) -> np.ndarray:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return self._out

@@ -49,6 +49,8 @@ def bad(tmp_path_factory):
     (d / "typo.toml").write_text("[measure]\nmin_duraton_s = 1\n")
     (d / "afile").write_text("")
     np.save(d / "wrong.npy", np.zeros((4, 3, 3), np.float32))
+    np.savez(d / "inputs.npz", x=np.zeros((4, 9, 16, 1), np.float32))
+    np.save(d / "strings.npy", np.array([["a"] * 16] * 4))
     return d
 
 
@@ -65,6 +67,50 @@ def bad(tmp_path_factory):
             ["--workload", "standin-cnn", "--runner", "null", "--data", "{d}/wrong.npy"],
             "does not fit the model's input (N, 9, 16, 1)",
         ),
+        (
+            ["--workload", "standin-cnn", "--runner", "null", "--data", "{d}/inputs.npz"],
+            "inputs.npz is an .npz archive (arrays: x); give one array as .npy",
+        ),
+        (
+            ["--workload", "standin-cnn", "--runner", "null", "--data", "{d}/strings.npy"],
+            "strings.npy holds <U1 values; inputs must be numbers",
+        ),
+        (
+            ["--workload", "standin-cnn", "--runner", "null", "--threads", "-3"],
+            "--threads must be >= 1, got -3",
+        ),
+        (
+            ["--workload", "standin-cnn", "--runner", "onnxruntime", "--threads", "0"],
+            "--threads must be >= 1",
+        ),
+        (
+            ["--workload", "standin-cnn", "--runner", "null", "--set", "min_duration_s=inf"],
+            "--set min_duration_s: Input should be a finite number",
+        ),
+        (
+            ["--workload", "standin-cnn", "--runner", "null", "--set", "warmup_s=inf"],
+            "--set warmup_s: Input should be a finite number",
+        ),
+        (
+            ["--workload", "standin-cnn", "--runner", "null", "--set", "min_duration_s=1e300"],
+            "--set min_duration_s: Input should be less than or equal to 86400",
+        ),
+        (
+            [
+                "--workload",
+                "standin-cnn",
+                "--runner",
+                "null",
+                "--scenario",
+                "trigger",
+                "--set",
+                "event_rate_hz=1e9",
+            ],
+            "--set: event_rate_hz x stream_duration_s is 3e+08 events; at most 1e+08",
+        ),
+        (["--workload", "standin-cnn", "--runner", "../x:Y"], "runner '../x:Y': use module:Class"),
+        (["--workload", "standin-cnn", "--runner", "null,os:path"], "'os:path' is not a triggerbench Runner"),
+        (["--workload", "standin-cnn", "--runner", "nosuchmodule:Y"], "cannot load runner 'nosuchmodule:Y'"),
         (["--workload", "standin-cnn", "--plan", "{d}/typo.toml"], "unknown key 'measure.min_duraton_s'"),
         (["--workload", "standin-cnn", "--runner", "null", "--out", "{d}/afile/out"], "not writable"),
         (["--workload", "standin-cnn", "--runner", "null", "--scenario", "burst"], "unknown scenario"),

@@ -6,15 +6,18 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from triggerbench.errors import TriggerbenchError, UserInputError
+from triggerbench.interrupt import Interrupted, signals_interrupt
 
 app = typer.Typer(
     add_completion=False,
@@ -52,8 +55,10 @@ def _resolve_runners(names: list[str]) -> list[str]:
     if names == ["all"]:  # every runner that can run here; the null runner measures nothing
         return [s.name for s in registry.statuses() if s.available and s.name != "null"]
     known = registry.names()
-    for name in names:
-        if ":" not in name and name not in known:  # fail now, before any measuring
+    for name in names:  # fail now, before any measuring
+        if ":" in name:
+            registry.get(name)  # a module:Class spec that does not load is a typo, not a failure
+        elif name not in known:
             raise UserInputError(f"unknown runner {name!r}; known runners: {', '.join(known)}")
     return names
 
@@ -73,7 +78,8 @@ def _override(settings, assignments: list[str]):
         return type(settings).model_validate(values)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise UserInputError(f"--set {err['loc'][0]}: {err['msg']}") from None
+        where = f" {err['loc'][0]}" if err["loc"] else ""
+        raise UserInputError(f"--set{where}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
 def _runner_options(assignments: list[str]) -> dict[str, str | int | float | bool]:
@@ -165,7 +171,7 @@ def run(
     isolate: Annotated[bool, typer.Option(help="Each runner in its own process.")] = True,
 ) -> None:
     """Measure models on runners; write one JSON record per measurement."""
-    from triggerbench.measure.job import SCENARIOS, Job, build_context
+    from triggerbench.measure.job import SCENARIOS, Job, build_context, read_inputs_file
     from triggerbench.measure.settings import MeasureSettings
     from triggerbench.models.workloads import WORKLOADS
     from triggerbench.models.workloads import get as get_workload
@@ -181,6 +187,11 @@ def run(
         get_workload(w)  # unknown names fail now, before loading any backend
     model = model or p.run.model
     data = data or p.run.data
+    if data is not None:
+        read_inputs_file(data)  # a wrong file fails now, not after the first model's measuring
+    threads = threads if threads is not None else p.run.threads
+    if threads is not None and threads < 1:
+        raise UserInputError(f"--threads must be >= 1, got {threads}")
     runners = _resolve_runners(_split(runner) or p.run.runners or ["all"])
     scenarios = _split(scenario) or p.run.scenarios or ["single-stream"]
     for s in scenarios:
@@ -199,40 +210,65 @@ def run(
     targets = [(w, None) for w in workloads] or [(None, model)]
     out_dir = ensure_writable(out or p.run.out or Path("results"))
     failed = 0
-    with tempfile.TemporaryDirectory(prefix="triggerbench-ctx-") as tmp:
-        for w, m in targets:
-            console.print(f"[bold]{w or m}[/]: preparing model, exports and reference outputs")
-            ctx = build_context(settings, workload=w, model_path=m, data_path=data)
-            ctx_dir = ctx.save(Path(tmp) / (w or "model"))
-            jobs = [
-                Job(
-                    runner=r,
-                    scenario=s,
-                    harness=harness,
-                    batch_size=b,  # type: ignore[arg-type]
-                    threads=threads if threads is not None else p.run.threads,
-                    precision=precision or p.run.precision,
-                    runner_options=runner_options,
-                    settings=settings,
-                    out_dir=out_dir,
-                    timeout_s=p.run.timeout_s,
-                )
-                for s in scenarios
-                for b in batches
-                for r in runners
-            ]
-            failed += _run_jobs(ctx, ctx_dir, jobs, out_dir, isolate)
+    state = _RunState(out_dir, n_jobs=len(targets) * len(scenarios) * len(batches) * len(runners))
+    try:
+        # Stop signals unwind through the temp folder's and the child's cleanup.
+        with signals_interrupt(), tempfile.TemporaryDirectory(prefix="triggerbench-ctx-") as tmp:
+            for w, m in targets:
+                state.doing = f"preparing {w or m}"
+                console.print(f"[bold]{w or m}[/]: preparing model, exports and reference outputs")
+                ctx = build_context(settings, workload=w, model_path=m, data_path=data)
+                ctx_dir = ctx.save(Path(tmp) / (w or "model"))
+                jobs = [
+                    Job(
+                        runner=r,
+                        scenario=s,
+                        harness=harness,
+                        batch_size=b,  # type: ignore[arg-type]
+                        threads=threads,
+                        precision=precision or p.run.precision,
+                        runner_options=runner_options,
+                        settings=settings,
+                        out_dir=out_dir,
+                        timeout_s=p.run.timeout_s,
+                    )
+                    for s in scenarios
+                    for b in batches
+                    for r in runners
+                ]
+                failed += _run_jobs(ctx, ctx_dir, jobs, state, isolate)
+    except Interrupted as exc:
+        where = escape(f"while {state.doing}; {state.summary()}")
+        err_console.print(
+            f"[red]interrupted[/] by {exc.signal_name} {where}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(exc.exit_code) from None
     if failed:
         err_console.print(f"[red]{failed} measurement(s) failed[/]; their records say why")
         raise typer.Exit(1)
 
 
-def _run_jobs(ctx, ctx_dir: Path, jobs, out_dir: Path, isolate: bool) -> int:
+@dataclass
+class _RunState:
+    """What a run has done so far, for the message when it stops early."""
+
+    out_dir: Path
+    n_jobs: int
+    written: int = 0
+    doing: str = "starting"
+
+    def summary(self) -> str:
+        not_run = self.n_jobs - self.written
+        return f"{self.written} record(s) written to {self.out_dir}" + (
+            f"; {not_run} of {self.n_jobs} measurement(s) not recorded" if not_run else ""
+        )
+
+
+def _run_jobs(ctx, ctx_dir: Path, jobs, state: _RunState, isolate: bool) -> int:
     from triggerbench.measure.isolate import run_isolated
     from triggerbench.measure.session import measure_one
-    from triggerbench.results.store import write_record
 
-    table = Table(title=f"{ctx.workload_name} -> {out_dir}")
+    table = Table(title=f"{ctx.workload_name} -> {state.out_dir}")
     for column in ("runner", "scenario", "batch", "status", "throughput", "p50", "p99", "max |Δ|"):
         table.add_column(column)
     failed = 0
@@ -243,19 +279,44 @@ def _run_jobs(ctx, ctx_dir: Path, jobs, out_dir: Path, isolate: bool) -> int:
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("measuring", total=len(jobs))
-        for job in jobs:
-            progress.update(task, description=f"{job.runner} {job.scenario} b{job.batch_size}")
-            record = run_isolated(ctx, ctx_dir, job) if isolate else measure_one(ctx, job)
-            write_record(record, out_dir)
-            failed += record.status == "failed"
-            table.add_row(*_summary_row(record))
-            for warning in record.warnings:
-                err_console.print(f"[yellow]warning[/] {job.runner}/{job.scenario}: {warning}")
-            progress.advance(task)
-    console.print(table)
+    try:
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("measuring", total=len(jobs))
+            for job in jobs:
+                state.doing = (
+                    f"measuring {ctx.workload_name} on {job.runner} ({job.scenario}, batch {job.batch_size})"
+                )
+                progress.update(task, description=f"{job.runner} {job.scenario} b{job.batch_size}")
+                record = run_isolated(ctx, ctx_dir, job) if isolate else measure_one(ctx, job)
+                _write(record, state)
+                failed += record.status == "failed"
+                table.add_row(*_summary_row(record))
+                for warning in record.warnings:
+                    err_console.print(f"[yellow]warning[/] {job.runner}/{job.scenario}: {warning}")
+                progress.advance(task)
+    finally:  # also when interrupted: show what was measured
+        if table.row_count:
+            console.print(table)
     return failed
+
+
+def _write(record, state: _RunState) -> None:
+    """Write a measured record; if that fails, keep it elsewhere and stop the run in one line."""
+    from triggerbench.errors import ResultsWriteError
+    from triggerbench.results.store import save_unwritten, write_record
+
+    try:
+        write_record(record, state.out_dir)
+    except OSError as exc:
+        kept = save_unwritten(record)
+        if kept is None:  # the temp folder is no better: the record goes to stderr as JSON
+            sys.stderr.write(record.model_dump_json() + "\n")
+        where = f"saved in {kept}" if kept else "printed above as JSON"
+        raise ResultsWriteError(
+            f"cannot write a record to {state.out_dir}: {exc.strerror or exc}; "
+            f"the run stopped: {state.summary()}; the record just measured is {where}"
+        ) from None
+    state.written += 1
 
 
 def _summary_row(record) -> list[str]:
@@ -304,8 +365,16 @@ def report(
         bool, typer.Option("--no-published", help="Leave out published figures.")
     ] = False,
     plots: Annotated[bool, typer.Option(help="Draw the plots (PNG and PDF).")] = True,
+    strict: Annotated[
+        bool, typer.Option(help="Refuse an unreadable result file (exit 2) instead of skipping it.")
+    ] = False,
 ) -> None:
-    """Render tables and plots for talks (Markdown, LaTeX, one self-contained HTML file)."""
+    """Render tables and plots for talks (Markdown, LaTeX, one self-contained HTML file).
+
+    An unreadable result file is skipped with a warning naming it and why (--strict: an error).
+    """
+    from rich.markup import escape
+
     from triggerbench.reports.document import FORMATS, LAYOUTS, ReportOptions, build, write
     from triggerbench.reports.published import SEED_TALK, load_published
     from triggerbench.results.store import ensure_writable, load
@@ -323,9 +392,16 @@ def report(
         published=[] if no_published else load_published(published or [SEED_TALK]),
         plots=plots,
     )
-    frame = load(paths)
+    skips = []
+
+    def skipped(s) -> None:
+        skips.append(s)
+        err_console.print(f"[yellow]warning[/] skipped {escape(str(s))}", highlight=False, soft_wrap=True)
+
+    frame = load(paths, strict=strict, on_skip=skipped)
     written = write(build(frame, options), ensure_writable(out), tuple(formats))
-    console.print(f"{len(frame)} record(s) -> {', '.join(str(p) for p in written)}")
+    unread = f", {len(skips)} unreadable file(s) skipped" if skips else ""
+    console.print(f"{len(frame)} record(s){unread} -> {', '.join(str(p) for p in written)}")
 
 
 def _choices(values: list[str], known: tuple[str, ...], flag: str) -> list[str]:
@@ -351,15 +427,28 @@ def compare(
     ] = None,
     all_figures: Annotated[bool, typer.Option(help="Show every known figure.")] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the comparison here.")] = None,
+    strict: Annotated[
+        bool, typer.Option(help="Refuse an unreadable result file (exit 2) instead of skipping it.")
+    ] = False,
 ) -> None:
-    """Compare two result sets figure by figure; --fail-on turns it into a regression gate."""
+    """Compare two result sets figure by figure; --fail-on turns it into a regression gate.
+
+    An unreadable result file is skipped with a warning naming it and why (--strict: an error).
+    """
+    from rich.markup import escape
+
     from triggerbench.reports import format as fmt
     from triggerbench.results import compare as cmp
     from triggerbench.results.store import atomic_write_text, ensure_writable
 
     parsed = [cmp.parse_fail_on(text) for text in fail_on or []]  # malformed: exit 2 before reading
     base_paths, new_paths = cmp.split_side(base), cmp.split_side(new)
-    base_frame, new_frame = cmp.load_side("BASE", base_paths), cmp.load_side("NEW", new_paths)
+
+    def skipped(s) -> None:
+        err_console.print(f"[yellow]warning[/] skipped {escape(str(s))}", highlight=False, soft_wrap=True)
+
+    base_frame = cmp.load_side("BASE", base_paths, strict=strict, on_skip=skipped)
+    new_frame = cmp.load_side("NEW", new_paths, strict=strict, on_skip=skipped)
     thresholds = [cmp.resolve(p, frames=(base_frame, new_frame)) for p in parsed]
     result = cmp.compare(base_frame, new_frame, thresholds)
 
@@ -496,16 +585,16 @@ def schema() -> None:
 
 
 def main() -> None:
-    """Entry point: user mistakes are one line on stderr and exit code 2, never a traceback."""
+    """Entry point: user mistakes are one line on stderr and exit code 2, never a traceback.
+
+    Ctrl-C is typer's (exit 130) except in ``run``, which stops its child and says where it was.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's banner drowns the output
     try:
         app()
     except TriggerbenchError as exc:
-        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,10 @@ class UserInputError(TriggerbenchError):
     """A user mistake (unknown name, bad file, bad plan): shown as one line, exit code 2."""
 
 
+class ResultsWriteError(TriggerbenchError):
+    """A measured record could not be written (full disk, folder gone): the run stops."""
+
+
 class RunnerUnavailableError(TriggerbenchError):
     """The runner's library, device or tool is missing on this host."""
 
@@ -26,6 +30,10 @@ class ModelUnsupportedError(RunnerError):
 
 class SchemaVersionError(UserInputError):
     """A result file written with a schema version this version cannot read."""
+
+
+class TriggerbenchSkippedFileWarning(UserWarning):
+    """A result file left out of a load: unreadable, not a record, invalid, or from a newer version."""
 
 
 class TriggerbenchUnstableWarning(UserWarning):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -27,20 +28,20 @@ from triggerbench.measure.settings import MeasureSettings
 class RunSection(BaseModel):
     """The ``[run]`` table: the same choices as ``triggerbench run``'s options."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     workload: str | None = None
     model: Path | None = None
     data: Path | None = None
     runners: list[str] = Field(default_factory=list)
     scenarios: list[Scenario] = Field(default_factory=list)
-    batch_sizes: list[int] = Field(default_factory=list)
+    batch_sizes: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
     harness: Harness = "auto"
-    threads: int | None = None
+    threads: int | None = Field(None, ge=1)
     precision: str = "f32"
     runner_options: dict[str, str | int | float | bool] = Field(default_factory=dict)
     out: Path | None = None
-    timeout_s: float = 1800.0
+    timeout_s: float = Field(1800.0, gt=0)
 
 
 class Plan(BaseModel):

@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from triggerbench.errors import RunnerError
-from triggerbench.runners.outofprocess import WorkerProcess, encode_message, split_command
+from triggerbench.runners.outofprocess import (
+    WorkerDiedError,
+    WorkerProcess,
+    describe_exit,
+    encode_message,
+    split_command,
+)
 
 #: A minimal worker on the protocol (vart_worker's framing): doubles arrays, misbehaves on request.
 ECHO_WORKER = textwrap.dedent(
@@ -166,3 +172,27 @@ def test_commands_are_split_like_a_shell():
         split_command("  ")
     with pytest.raises(RunnerError, match="cannot parse"):
         split_command("python3 'unclosed")
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        (0, "exited with code 0"),
+        (3, "exited with code 3"),
+        (-9, "killed by signal 9 (SIGKILL)"),
+        (-15, "killed by signal 15 (SIGTERM)"),
+        (-200, "killed by signal 200"),
+        (None, "ended with an unknown exit status"),
+    ],
+)
+def test_an_exit_is_described_in_words(code, words):
+    assert describe_exit(code) == words
+
+
+def test_a_worker_killed_by_a_signal_says_which(tmp_path):
+    script = tmp_path / "w.py"
+    script.write_text("import os, signal, sys\nsys.stdin.readline()\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    with WorkerProcess([sys.executable, str(script)], timeout_s=60) as worker:
+        with pytest.raises(WorkerDiedError, match=r"killed by signal 9 \(SIGKILL\) during 'die'") as died:
+            worker.request("die")
+    assert died.value.exit_code == -9

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from triggerbench.errors import RunnerError
 from triggerbench.measure.job import Context, Job
 from triggerbench.measure.session import unmeasured_record
-from triggerbench.runners.outofprocess import WorkerDiedError, WorkerProcess, WorkerTimeoutError
+from triggerbench.measure.worker import PARENT_PID_ENV
+from triggerbench.runners.outofprocess import (
+    WorkerDiedError,
+    WorkerProcess,
+    WorkerTimeoutError,
+    describe_exit,
+)
 from triggerbench.schema import BenchmarkRecord, ErrorInfo, Status
+
+
+def worker_command() -> list[str]:
+    """The child's command line: ``-P`` keeps the current folder off ``sys.path``.
+
+    Without it a ``numpy.py`` or ``pydantic.py`` in the folder where the user runs
+    triggerbench would be imported, and run, by every child. ``-I`` would also drop the user's
+    site-packages and ``PYTHONPATH``, where triggerbench itself may be installed.
+    """
+    return [sys.executable, "-P", "-m", "triggerbench.measure.worker"]
 
 
 def run_isolated(ctx: Context, context_dir: Path, job: Job) -> BenchmarkRecord:
@@ -18,8 +37,13 @@ def run_isolated(ctx: Context, context_dir: Path, job: Job) -> BenchmarkRecord:
     The child speaks the out-of-process protocol (``runners.outofprocess``), the same one the
     VART worker speaks in its container.
     """
+    # The child's temp files go in a folder removed here, even when the child is killed.
+    child_tmp = tempfile.mkdtemp(prefix="triggerbench-child-", dir=context_dir.parent)
     worker = WorkerProcess(
-        [sys.executable, "-m", "triggerbench.measure.worker"], timeout_s=job.timeout_s, name="runner process"
+        worker_command(),
+        timeout_s=job.timeout_s,
+        env={**os.environ, "TMPDIR": child_tmp, PARENT_PID_ENV: str(os.getpid())},
+        name="runner process",
     )
     try:
         worker.start()
@@ -33,12 +57,16 @@ def run_isolated(ctx: Context, context_dir: Path, job: Job) -> BenchmarkRecord:
     except WorkerDiedError as exc:
         error = ErrorInfo(
             type="WorkerDied",
-            message=f"runner process exited with code {exc.exit_code} without a record",
+            message=f"runner process {describe_exit(exc.exit_code)} without a record",
             errcode=exc.exit_code,
             stderr=exc.stderr_tail,
         )
     except RunnerError as exc:  # the worker answered with an error (e.g. a context it cannot load)
         error = ErrorInfo(type="WorkerError", message=str(exc), stderr=worker.stderr_tail())
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM): a busy child cannot be asked to close
+        worker.kill()
+        raise
     finally:
         worker.close(grace_s=2.0)
+        shutil.rmtree(child_tmp, ignore_errors=True)
     return unmeasured_record(ctx, job, Status.FAILED, error)

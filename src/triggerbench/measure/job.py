@@ -19,6 +19,7 @@ from triggerbench.errors import UserInputError
 from triggerbench.measure.settings import MeasureSettings
 from triggerbench.models import workloads
 from triggerbench.models.artifact import ModelArtifact, from_path
+from triggerbench.runners.base import one_line
 
 SCENARIOS = ("single-stream", "multi-stream", "server", "offline", "trigger")
 Scenario = Literal["single-stream", "multi-stream", "server", "offline", "trigger"]
@@ -31,20 +32,20 @@ AUTO_TIGHT_LOOP_BELOW_S = 1e-3
 class Job(BaseModel):
     """One runner x scenario x batch measurement of one model."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     run_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     runner: str
     scenario: Scenario = "single-stream"
     harness: Harness = "auto"
-    batch_size: int = 1
-    threads: int | None = None
+    batch_size: int = Field(1, ge=1)
+    threads: int | None = Field(None, ge=1)
     precision: str = "f32"
     #: Backend-specific settings (``--option KEY=VALUE``), handed to the runner as ``options.extra``.
     runner_options: dict[str, str | int | float | bool] = Field(default_factory=dict)
     settings: MeasureSettings = MeasureSettings()
     out_dir: Path = Path("results")
-    timeout_s: float = 1800.0
+    timeout_s: float = Field(1800.0, gt=0)
 
 
 @dataclass(frozen=True)
@@ -143,13 +144,31 @@ def _reference_outputs(
     return session.run(None, {session.get_inputs()[0].name: inputs})[0], "onnxruntime-cpu-float32"
 
 
-def _load_inputs(data_path: Path, input_shape: tuple[int, ...], n: int) -> np.ndarray:
+def read_inputs_file(data_path: Path) -> np.ndarray:
+    """Read a ``--data`` file: one numeric ``.npy`` array, memory-mapped (checked up front)."""
+    data_path = Path(data_path)
     if not data_path.is_file():
         raise UserInputError(f"data file not found: {data_path}")
     try:
-        data = np.load(data_path, allow_pickle=False)
-    except Exception as exc:
-        raise UserInputError(f"cannot read {data_path} as a .npy array: {exc}") from None
+        data = np.load(data_path, mmap_mode="r", allow_pickle=False)
+    except Exception as exc:  # numpy raises ValueError, OSError, EOFError, UnpicklingError...
+        raise UserInputError(f"cannot read {data_path} as a .npy array: {one_line(exc)}") from None
+    if isinstance(data, np.lib.npyio.NpzFile):
+        names = ", ".join(data.files) or "none"
+        data.close()
+        raise UserInputError(
+            f"{data_path} is an .npz archive (arrays: {names}); give one array as .npy: "
+            "np.save('inputs.npy', archive['NAME'])"
+        )
+    if not (np.issubdtype(data.dtype, np.number) or data.dtype == np.bool_):
+        raise UserInputError(f"{data_path} holds {data.dtype} values; inputs must be numbers")
+    if data.ndim < 2 or len(data) == 0:
+        raise UserInputError(f"{data_path} has shape {data.shape}; give (N, *input_shape) with N >= 1")
+    return data
+
+
+def _load_inputs(data_path: Path, input_shape: tuple[int, ...], n: int) -> np.ndarray:
+    data = read_inputs_file(data_path)
     if tuple(data.shape[1:]) != tuple(input_shape):
         raise UserInputError(
             f"data shape {tuple(data.shape)} does not fit the model's input "

@@ -2,37 +2,55 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: Upper bounds that catch a typo (1e300) before it overflows a timer or an array.
+DAY_S = 86_400.0
+MAX_COUNT = 10**12
+#: Events one trigger stream may hold (their arrival and latency arrays live in memory).
+MAX_STREAM_EVENTS = 10**8
 
 
 class MeasureSettings(BaseModel):
     """How long and how hard to measure; unknown keys are refused (typos in plan files)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf/nan are refused: an infinite window would never end (or overflow LoadGen's settings).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    warmup_s: float = Field(0.2, ge=0, description="Untimed run before measuring.")
-    warmup_queries: int = Field(5, ge=0, description="At least this many untimed queries.")
-    min_duration_s: float = Field(1.0, gt=0, description="Measure at least this long.")
-    min_query_count: int = Field(100, ge=1, description="Measure at least this many queries.")
-    max_query_count: int = Field(5_000_000, ge=1, description="Stop after this many queries.")
-    repeats: int = Field(5, ge=1, description="Windows the tight loop splits into (stability).")
-    accuracy_samples: int = Field(512, ge=1, description="Validation-set size of the accuracy pass.")
+    warmup_s: float = Field(0.2, ge=0, le=DAY_S, description="Untimed run before measuring.")
+    warmup_queries: int = Field(5, ge=0, le=MAX_COUNT, description="At least this many untimed queries.")
+    min_duration_s: float = Field(1.0, gt=0, le=DAY_S, description="Measure at least this long.")
+    min_query_count: int = Field(100, ge=1, le=MAX_COUNT, description="Measure at least this many queries.")
+    max_query_count: int = Field(5_000_000, ge=1, le=MAX_COUNT, description="Stop after this many queries.")
+    repeats: int = Field(5, ge=1, le=1000, description="Windows the tight loop splits into (stability).")
+    accuracy_samples: int = Field(
+        512, ge=1, le=10_000_000, description="Validation-set size of the accuracy pass."
+    )
     seed: int = Field(0, description="Seed for random inputs when no data is given.")
     # LoadGen scenarios
-    multi_stream_samples_per_query: int = Field(8, ge=1)
+    multi_stream_samples_per_query: int = Field(8, ge=1, le=1_000_000)
     server_target_latency_s: float | None = Field(
-        None, gt=0, description="Server latency bound; default: 10x the calibrated latency, >= 1 ms."
+        None, gt=0, le=3600, description="Server latency bound; default: 10x the calibrated latency, >= 1 ms."
     )
     server_load_frac: float = Field(
         0.3, gt=0, le=1, description="Server target QPS as a fraction of calibrated capacity."
     )
     # trigger scenario
-    event_rate_hz: float = Field(100_000.0, gt=0, description="Event arrival rate.")
-    stream_duration_s: float = Field(1.0, gt=0, description="How long events arrive.")
-    deadline_s: float = Field(1e-3, gt=0, description="Each event's latency budget.")
+    event_rate_hz: float = Field(100_000.0, gt=0, le=1e9, description="Event arrival rate.")
+    stream_duration_s: float = Field(1.0, gt=0, le=DAY_S, description="How long events arrive.")
+    deadline_s: float = Field(1e-3, gt=0, le=3600, description="Each event's latency budget.")
     miss_frac_limit: float = Field(1e-3, gt=0, lt=1, description="Sustained means fewer misses.")
-    rate_search_trials: int = Field(8, ge=0, description="Rates tried to find the sustained one.")
-    rate_search_trial_s: float = Field(0.3, gt=0, description="Stream length per trial rate.")
+    rate_search_trials: int = Field(8, ge=0, le=100, description="Rates tried to find the sustained one.")
+    rate_search_trial_s: float = Field(0.3, gt=0, le=DAY_S, description="Stream length per trial rate.")
+
+    @model_validator(mode="after")
+    def _stream_fits_in_memory(self) -> MeasureSettings:
+        events = self.event_rate_hz * max(self.stream_duration_s, self.rate_search_trial_s)
+        if events > MAX_STREAM_EVENTS:
+            raise ValueError(
+                f"event_rate_hz x stream_duration_s is {events:.3g} events; at most {MAX_STREAM_EVENTS:.0e}"
+            )
+        return self
 
     def for_emulation(self) -> MeasureSettings:
         """Brief windows for a runner that emulates hardware in software (C-simulation, RTL).

@@ -10,13 +10,17 @@ Usage: ``python -m triggerbench.measure.worker`` (requests on stdin, replies on 
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from triggerbench.measure.job import Context, Job
-from triggerbench.measure.session import measure_one
 from triggerbench.workers import vart_worker
+
+#: Set by the parent to its pid, so that a child started after the parent died knows to exit.
+PARENT_PID_ENV = "TRIGGERBENCH_PARENT_PID"
 
 
 class MeasureWorker:
@@ -29,6 +33,11 @@ class MeasureWorker:
             return {}
         if op != "measure":
             raise ValueError(f"unknown op {op!r}")
+        # Imported here, not at the top: they take seconds (Keras, TensorFlow), and the
+        # parent-death signal must be armed before that (see ``die_with_parent``).
+        from triggerbench.measure.job import Context, Job
+        from triggerbench.measure.session import measure_one
+
         job = Job.model_validate(request["job"])
         record = measure_one(Context.load(Path(request["context_dir"])), job)
         return {"record": record.model_dump(mode="json")}
@@ -39,5 +48,26 @@ def serve(stdin: BinaryIO, channel: BinaryIO) -> None:
     vart_worker.serve(stdin, channel, MeasureWorker())
 
 
+#: prctl(2) option: the signal this process gets when its parent dies (Linux).
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Have Linux kill this process when the parent dies, even by SIGKILL (else a no-op).
+
+    A parent that is killed outright cannot kill its child; without this the child would be
+    orphaned and measure on, or hang forever in a stuck backend.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux
+        return
+    expected = os.environ.get(PARENT_PID_ENV)
+    if expected and os.getppid() != int(expected):  # the parent died before prctl took effect
+        os._exit(1)
+
+
 if __name__ == "__main__":
+    die_with_parent()
     sys.exit(vart_worker.main(MeasureWorker()))

@@ -20,7 +20,7 @@ import pandas as pd
 
 from triggerbench.errors import UserInputError
 from triggerbench.results.select import KEY_COLUMNS, latest, runs_per_key
-from triggerbench.results.store import load
+from triggerbench.results.store import OnSkip, load
 
 #: Differences here make a change suspect (style rule 10: warn when a comparison spans environments).
 _ENVIRONMENT_COLUMNS = ("environment.hostname", "environment.cpu_model", "runner.backend_version")
@@ -156,14 +156,20 @@ def split_side(argument: str | Path) -> list[Path]:
     return [Path(p) for p in str(argument).split(",") if p]
 
 
-def load_side(label: str, paths: Sequence[Path | str]) -> pd.DataFrame:
+def load_side(
+    label: str, paths: Sequence[Path | str], *, strict: bool = False, on_skip: OnSkip | None = None
+) -> pd.DataFrame:
     """Load one side's records; its errors and an empty side name the side (``BASE: ...``).
 
+    Unreadable files are skipped as ``triggerbench.results.store.load_records`` describes
+    (``strict``: refused instead; ``on_skip``: told each one).
+
     Raises:
-        UserInputError: a path is missing or unreadable, or holds no records.
+        UserInputError: a path is missing, holds no records, or only unreadable files; with
+            ``strict``, a file is unreadable.
     """
     try:
-        frame = load(paths)
+        frame = load(paths, strict=strict, on_skip=on_skip)
     except UserInputError as exc:
         raise UserInputError(f"{label}: {exc}") from None
     if frame.empty:

@@ -15,12 +15,14 @@ from triggerbench.schema import SCHEMA_VERSION
 def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
     """``fpga`` became a list of figure sets, each naming its source."""
     fpga = raw.get("fpga")
-    if fpga is not None:
-        reasons = fpga.setdefault("null_reasons", {})
+    # Only a well-formed section is filled in; anything else is wrapped as it is, so that the
+    # schema's validation names what is wrong with it (a migration never crashes on bad input).
+    if isinstance(fpga, dict) and isinstance(fpga.get("null_reasons", {}), dict):
+        fpga = {**fpga, "null_reasons": dict(fpga.get("null_reasons", {}))}  # leave the input as it is
         added = ("method", "target_clock_period_ns", "latency_best_cycles", "interval_min_cycles", "carry")
         for name in added:
             if fpga.get(name) is None:
-                reasons.setdefault(name, "not recorded by schema version 1")
+                fpga["null_reasons"].setdefault(name, "not recorded by schema version 1")
     raw["fpga"] = [] if fpga is None else [fpga]
     return raw
 
@@ -29,21 +31,34 @@ def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
 STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
-def migrate(raw: dict[str, Any], source: str = "record") -> dict[str, Any]:
-    """Return ``raw`` at the current schema version, or raise a one-line ``SchemaVersionError``."""
+#: How a parsed JSON value that is not an object is named in the error (else: a number).
+_JSON_TYPES = {list: "a JSON array", str: "a JSON string", bool: "a JSON boolean", type(None): "null"}
+
+
+def migrate(raw: Any, source: str | None = "record") -> dict[str, Any]:
+    """Return ``raw`` at the current schema version, or raise a one-line ``SchemaVersionError``.
+
+    ``raw`` is one parsed JSON value; anything but an object with an integer ``schema_version``
+    is refused. ``source`` names the record in the message (``"{source}: ..."``); None leaves it
+    out. The result is not validated yet: the schema's validation comes after.
+    """
+    where = f"{source}: " if source is not None else ""
+    if not isinstance(raw, dict):
+        kind = _JSON_TYPES.get(type(raw), "a JSON number")
+        raise SchemaVersionError(f"{where}not a triggerbench record ({kind}, not an object)")
     version = raw.get("schema_version")
-    if not isinstance(version, int):
-        raise SchemaVersionError(f"{source}: not a triggerbench record (no schema_version)")
+    if "schema_version" not in raw:
+        raise SchemaVersionError(f"{where}not a triggerbench record (no schema_version)")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise SchemaVersionError(f"{where}schema_version {repr(version)[:40]} is not a whole number")
     if version > SCHEMA_VERSION:
         raise SchemaVersionError(
-            f"{source}: written with schema version {version}, newer than this triggerbench "
+            f"{where}written with schema version {version}, newer than this triggerbench "
             f"reads ({SCHEMA_VERSION}); upgrade triggerbench"
         )
     while version < SCHEMA_VERSION:
         if version not in STEPS:
-            raise SchemaVersionError(
-                f"{source}: schema version {version} has no migration to {SCHEMA_VERSION}"
-            )
+            raise SchemaVersionError(f"{where}schema version {version} has no migration to {SCHEMA_VERSION}")
         raw = STEPS[version](dict(raw))
         version = raw["schema_version"] = version + 1
     return raw

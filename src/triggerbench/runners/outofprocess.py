@@ -22,6 +22,7 @@ import json
 import os
 import selectors
 import shlex
+import signal
 import subprocess
 import threading
 import time
@@ -48,6 +49,22 @@ class WorkerDiedError(RunnerError):
         super().__init__(message)
         self.exit_code = exit_code
         self.stderr_tail = stderr_tail
+
+
+def describe_exit(code: int | None) -> str:
+    """How a process ended, in words: ``exited with code 3``, ``killed by signal 9 (SIGKILL)``.
+
+    ``subprocess`` gives a process killed by signal N the return code -N.
+    """
+    if code is None:
+        return "ended with an unknown exit status"
+    if code >= 0:
+        return f"exited with code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        return f"killed by signal {-code}"
+    return f"killed by signal {-code} ({name})"
 
 
 #: Lines of the worker's stderr kept for error messages.
@@ -331,9 +348,9 @@ class WorkerProcess:
         time.sleep(0.05)  # let the stderr thread read the dying words
         tail = self.stderr_tail()
         self._finish()
-        how = f"exited with code {code}" if code is not None and code >= 0 else f"was killed ({code})"
         return WorkerDiedError(
-            f"{self.name} {how} during {op!r}" + (f"; stderr tail:\n{tail}" if tail else "; no stderr"),
+            f"{self.name} {describe_exit(code)} during {op!r}"
+            + (f"; stderr tail:\n{tail}" if tail else "; no stderr"),
             code,
             tail,
         )

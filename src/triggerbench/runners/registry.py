@@ -34,6 +34,10 @@ def names() -> list[str]:
 def _load_spec(spec: str) -> type[Runner]:
     """Load ``module:Class`` directly: try a runner before packaging it."""
     module_name, _, attr = spec.partition(":")
+    if not all(part.isidentifier() for part in [*module_name.split("."), attr]):
+        raise UserInputError(
+            f"runner {spec!r}: use module:Class with an importable module (package.module:Class)"
+        )
     try:
         cls = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
