@@ -9,6 +9,7 @@ Format history (bump ``SCHEMA_VERSION`` and add a step to ``results.migrate`` on
   interval range, CARRY, method and details; ``performance.emulated`` marks emulation speed;
   the ``firmware-report`` scenario (harness ``report``) holds figures read from a tool's reports;
   workloads may come from an ``hls4ml-project``.
+- 3: ``environment.git_dirty``: whether the checkout had uncommitted changes (null: unknown).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Scalar = str | int | float | bool | None
 
@@ -254,6 +255,8 @@ class Environment(_Frozen):
     packages: dict[str, str] = Field(default_factory=dict)
     triggerbench_version: str
     git_commit: str | None = None
+    #: True when tracked files had uncommitted changes: ``git_commit`` is then not what ran.
+    git_dirty: bool | None = None
 
 
 def _new_run_id() -> str:
@@ -267,7 +270,7 @@ def _utc_now() -> datetime:
 class BenchmarkRecord(_Frozen):
     """One measurement of one workload on one runner in one scenario."""
 
-    schema_version: Literal[2] = SCHEMA_VERSION
+    schema_version: Literal[3] = SCHEMA_VERSION
     run_id: str = Field(default_factory=_new_run_id)
     timestamp_utc: datetime = Field(default_factory=_utc_now)
     status: Status

@@ -8,8 +8,8 @@ from records import make_record
 from triggerbench.errors import SchemaVersionError, TriggerbenchSkippedFileWarning, UserInputError
 from triggerbench.results import load, load_records, write_record
 from triggerbench.results.migrate import migrate
-from triggerbench.results.store import ensure_writable
-from triggerbench.schema import SCHEMA_VERSION
+from triggerbench.results.store import ensure_writable, record_filename
+from triggerbench.schema import SCHEMA_VERSION, BenchmarkRecord
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -252,3 +252,23 @@ def test_migrate_refuses_what_is_not_a_record_and_leaves_its_input_alone():
     assert json.dumps(raw) == before
     assert migrated["fpga"][0]["null_reasons"]["method"] == "not recorded by schema version 1"
     assert migrate({**raw, "fpga": {"null_reasons": [1]}})["fpga"] == [{"null_reasons": [1]}]
+
+
+def test_golden_v2_record_gains_an_unknown_dirty_flag():
+    raw = json.loads((GOLDEN / "record-v2.json").read_text())
+    assert raw["schema_version"] == 2 and "git_dirty" not in raw["environment"]
+    (record,) = load_records([GOLDEN / "record-v2.json"])
+    assert record.schema_version == SCHEMA_VERSION == 3
+    assert record.environment.git_dirty is None
+    assert record.environment.git_commit == raw["environment"]["git_commit"]
+
+
+@pytest.mark.parametrize("workload", ["m" * 230, "é" * 150])
+def test_record_names_fit_any_file_system_whatever_the_workload_name(tmp_path, workload):
+    raw = json.loads((GOLDEN / "record-v2.json").read_text())
+    raw["workload"]["name"] = workload
+    record = BenchmarkRecord.model_validate(migrate(raw))
+    name = record_filename(record)
+    assert len(name.encode()) <= 200 and name.endswith(f"_{record.run_id[:8]}.json")
+    path = write_record(record, tmp_path)
+    assert load_records([path])[0].workload.name == workload

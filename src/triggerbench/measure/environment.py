@@ -77,17 +77,33 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     return found
 
 
-@cache
-def _git_commit() -> str | None:
-    """The project's commit, when running from a git checkout."""
-    here = Path(__file__).resolve().parent
+def git_state(folder: Path) -> tuple[str | None, bool | None]:
+    """The commit of the git checkout holding ``folder`` and whether tracked files differ from it.
+
+    ``(None, None)`` outside a checkout (an installed wheel) or without git; untracked files
+    (results, reports) do not make a checkout dirty.
+    """
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5
+        )
+        if head.returncode != 0 or not head.stdout.strip():
+            return None, None
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+        return None, None
+    return head.stdout.strip(), (bool(status.stdout.strip()) if status.returncode == 0 else None)
+
+
+@cache
+def _package_git_state() -> tuple[str | None, bool | None]:
+    return git_state(Path(__file__).resolve().parent)
 
 
 def capture() -> Environment:
@@ -113,7 +129,8 @@ def capture() -> Environment:
         loadavg_1m_5m_15m=load,
         packages=package_versions(),
         triggerbench_version=__version__,
-        git_commit=_git_commit(),
+        git_commit=_package_git_state()[0],
+        git_dirty=_package_git_state()[1],
     )
 
 

@@ -27,8 +27,15 @@ def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
+def _v2_to_v3(raw: dict[str, Any]) -> dict[str, Any]:
+    """``environment.git_dirty`` was added; version 2 did not look, so it is unknown."""
+    if isinstance(raw.get("environment"), dict):
+        raw["environment"] = {**raw["environment"], "git_dirty": None}
+    return raw
+
+
 #: version -> function that turns a record of that version into the next version.
-STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 #: How a parsed JSON value that is not an object is named in the error (else: a number).
