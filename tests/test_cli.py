@@ -125,6 +125,11 @@ def bad(tmp_path_factory):
             ["--workload", "standin-cnn", "--runner", "null,rtl", "-O", "reuse_factor=2"],
             "rtl runner: unknown option(s) reuse_factor; known options: latency_cutoff",
         ),
+        (
+            ["--workload", "standin-cnn", "--runner", "keras,onnxruntime", "-O", "jit_compile=false"],
+            "onnxruntime runner: unknown option(s) jit_compile; it takes none "
+            "(scope it to the runner that takes it: keras.jit_compile=VALUE)",
+        ),
         (["--workload", "standin-cnn", "--runner", "hls4ml", "-O", "hls4ml.reuse_factor=0"], "reuse_factor"),
         (
             ["--workload", "standin-cnn", "--runner", "hls4ml", "-O", "hsl4ml.reuse_factor=2"],

@@ -110,17 +110,26 @@ def _check_runner_options(runners: list[str], options: dict) -> None:
             raise UserInputError(
                 f"--option {key}: scoped to a runner this run does not use; runners: {', '.join(runners)}"
             )
+    classes = {}
     for name in runners:
         try:
-            cls = registry.get(name)
+            classes[name] = registry.get(name)
         except Exception:  # a runner that cannot load is recorded as failed when measured
             continue
+    for name, cls in classes.items():
         try:
             cls.parse_options(runner_options_for(name, options))
         except UserInputError as exc:
-            unscoped = [k for k in options if "." not in k]
-            hint = f" (scope a key to one runner: {name}.KEY=VALUE)" if unscoped else ""
-            raise UserInputError(f"{exc}{hint}") from None
+            raise UserInputError(f"{exc}{_scope_hint(options, classes)}") from None
+
+
+def _scope_hint(options: dict, classes: dict) -> str:
+    """`` (scope it to the runner that takes it: keras.jit_compile=VALUE)`` for an unscoped key."""
+    for key in (k for k in options if "." not in k):
+        takers = [n for n, c in classes.items() if c.options_model and key in c.options_model.model_fields]
+        if takers:
+            return f" (scope it to the runner that takes it: {takers[0]}.{key}=VALUE)"
+    return ""
 
 
 def _resolve_ints(values: list[str], what: str) -> list[int]:
