@@ -105,7 +105,7 @@ class VartRunner(Runner):
         if command:
             return command
         if self._local_vart():
-            return f"{shlex.quote(sys.executable)} -m {WORKER_MODULE}"
+            return f"{shlex.quote(sys.executable)} -P -m {WORKER_MODULE}"  # -P: not the cwd's modules
         raise RunnerUnavailableError(self.available()[1])
 
     def prepare(self, artifact: ModelArtifact, options: RunnerOptions) -> None:
