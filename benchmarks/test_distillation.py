@@ -26,7 +26,6 @@ METRICS = ("pt_resolution_frac", "pt_resolution_calibrated_frac", "turnon_90_gev
 def test_distillation_closes_half_the_gap(benchmark, triggerbench):
     if triggerbench.quick:
         pytest.skip(f"full mode only: trains {2 * len(SEEDS)} students")
-    pytest.importorskip("tensorflow")
     from triggerbench.models import kd_study, shipped, training
     from triggerbench.models.artifact import load_keras
 

@@ -27,7 +27,8 @@ def test_null_figure_needs_a_reason():
         PerformanceFigures(throughput_samples_per_s=1.0)
     reasons = {f: "offline" for f in PerformanceFigures.model_fields if f != "null_reasons"}
     reasons.pop("throughput_samples_per_s")
-    assert PerformanceFigures(throughput_samples_per_s=1.0, null_reasons=reasons)
+    figures = PerformanceFigures(throughput_samples_per_s=1.0, null_reasons=reasons)
+    assert figures.latency_p99_s is None and figures.null_reasons == reasons
 
 
 def test_power_without_meter_says_why():

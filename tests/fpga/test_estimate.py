@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fpga.test_hls_reports import by_source, make_project
 
+from triggerbench.fpga import hls_reports
 from triggerbench.fpga.estimate import dsp_per_product, estimate, layer_costs
 
 
@@ -24,20 +26,36 @@ def sample_model(keras):
     return model
 
 
-def test_sample_report_dsp_and_latency_within_the_stated_error(sample_model):
-    # The sample: io_stream, fixed<16,6> (hls4ml's default), reuse factor 1, 5 ns; C-synthesis
-    # reported 73 DSP, latency 10 cycles, II 8 (tests/fpga/test_hls_reports.py reads them).
+def test_the_formula_on_the_sample_model(sample_model):
+    # The sample's settings: io_stream, fixed<16,6> (hls4ml's default), reuse factor 1, 5 ns.
     est = estimate(sample_model, reuse_factor=1, weight_bits=16, clock_period_ns=5.0, io_type="io_stream")
     assert est.source == "estimate" and "analytic" in est.method
     assert est.details["multiplications"] == 80
-    assert est.dsp == 80  # one DSP per 16x16 product; the tool mapped 7 of 80 products to LUTs
-    assert abs(est.dsp - 73) / 73 < 0.10  # measured error: +9.6 %
-    # Latency: Dense (R + 2) + ReLU stage (1), + 1 FIFO per stage = 6 cycles against 10: the
-    # estimate misses io_stream's serial read/write cycles, so it is low by 40 % here.
+    assert est.dsp == 80  # one DSP per 16x16 product
+    # Dense (R + 2) + ReLU stage (1), + 1 FIFO per stage under io_stream = 6 cycles
     assert est.latency_cycles == 6
-    assert 0.5 <= est.latency_cycles / 10 <= 1.0
     assert est.latency_s == pytest.approx(6 * 5e-9)
     assert est.interval_cycles is None and "io_stream" in est.null_reasons["interval_cycles"]
+
+
+def test_sample_report_dsp_and_latency_within_the_stated_error(sample_model, tmp_path):
+    """The estimate against what Vivado HLS 2020.1 reported for the same model and settings.
+
+    The error stated here (fpga/estimate.py leaves it to this test): DSP within 10 % (the tool
+    maps a few of the 16x16 products to LUTs: +9.6 % on this sample); latency low by at most half
+    under io_stream (the estimate misses its serial read/write cycles: -40 % on this sample).
+    """
+    reports = hls_reports.read(make_project(tmp_path))
+    csynth = by_source(hls_reports.figures(reports))["hls-csynth"]
+    est = estimate(
+        sample_model,
+        reuse_factor=1,
+        weight_bits=16,
+        clock_period_ns=csynth.target_clock_period_ns,
+        io_type="io_stream",
+    )
+    assert abs(est.dsp - csynth.dsp) / csynth.dsp <= 0.10
+    assert 0.5 <= est.latency_cycles / csynth.latency_cycles <= 1.0
 
 
 def test_reuse_factor_divides_dsp_and_sets_the_interval(sample_model):

@@ -72,11 +72,18 @@ def test_rtl_is_bit_exact_with_keras():
     assert len(np.unique(want[:, 0])) > 10, "a constant model would make this test meaningless"
 
 
-def test_second_build_loads_from_cache():
+def test_second_build_loads_from_cache(monkeypatch):
     first = tiny_rtl()
+    library = sorted(p.stat().st_mtime_ns for p in first.directory.rglob("*.so"))
+
+    def rebuilt(*args, **kwargs):
+        raise AssertionError("traced or compiled again")
+
+    monkeypatch.setattr(rtl_build, "trace", rebuilt)
+    monkeypatch.setattr(rtl_build, "_compile", rebuilt)
     again = rtl_build.build(tiny_model_path(), TINY_CONFIG)
     assert again.cached and again.directory == first.directory
-    assert again.build_s < 10
+    assert sorted(p.stat().st_mtime_ns for p in again.directory.rglob("*.so")) == library != []
     x = tiny_inputs(32, seed=3)
     assert np.array_equal(again.predict(x), first.predict(x))
 

@@ -1,5 +1,4 @@
 import math
-import time
 
 import pytest
 from fake_queries import busy
@@ -7,11 +6,15 @@ from fake_queries import busy
 from triggerbench.errors import UserInputError
 from triggerbench.measure.loadgen import loadgen_overhead_per_query_s, parse_detail_log, run_loadgen
 from triggerbench.measure.settings import MeasureSettings
-from triggerbench.schema import PerformanceFigures, ScenarioInfo, Validity
+from triggerbench.schema import ScenarioInfo
 
 QUERY_US = 50
-# Short runs; generous server bounds: on a shared 2-core box a 50 us busy-wait can be
-# descheduled for milliseconds.
+#: The calibrated latency handed to LoadGen. The busy query never answers sooner than this (it
+#: spins on the wall clock; a busy host only makes it slower), so LoadGen's schedule, derived from
+#: it, can only outlast min_duration, never run out of queries early: the VALID verdicts asserted
+#: below hold however fast or loaded the host is. (A latency measured in a short loop here, as
+#: before, could come out slow on a loaded host and leave LoadGen too few queries: INVALID.)
+LATENCY_S = QUERY_US * 1e-6
 SETTINGS = MeasureSettings(
     warmup_s=0.01,
     warmup_queries=5,
@@ -23,39 +26,30 @@ SETTINGS = MeasureSettings(
 )
 
 
-def calibrate(query, duration_s: float = 0.05) -> float:
-    """Mean latency of ``query`` in a tight loop, as the caller of run_loadgen measures it."""
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < duration_s:
-        query()
-        n += 1
-    return (time.perf_counter() - start) / n
-
-
 @pytest.fixture(scope="module")
-def query_and_latency():
-    query = busy(QUERY_US)
-    return query, calibrate(query)
+def query():
+    return busy(QUERY_US)
 
 
-def check_sections(outcome, scenario: str) -> None:
-    """Every section must survive a round trip through the schema (null reasons included)."""
-    PerformanceFigures.model_validate(outcome.performance.model_dump())
-    Validity.model_validate(outcome.validity.model_dump())
-    ScenarioInfo(name=scenario, harness=outcome.harness, settings=outcome.settings)
+def check_sections(outcome, scenario: str, log_dir) -> None:
+    """The sections survive the record's JSON round trip, and the verdict is LoadGen's own."""
+    for section in (outcome.performance, outcome.validity):
+        assert type(section).model_validate_json(section.model_dump_json()) == section
+    ScenarioInfo(name=scenario, harness=outcome.harness, settings=outcome.settings)  # scalars only
+    logged = parse_detail_log(log_dir / "mlperf_log_detail.txt").values
+    assert outcome.validity.verdict == logged["result_validity"]
+    assert outcome.validity.loadgen_log_dir == str(log_dir)
+    assert outcome.settings["loadgen_version"] == logged["loadgen_version"]
 
 
-def test_single_stream_is_valid_with_sane_latency(tmp_path, query_and_latency):
-    query, latency_s = query_and_latency
-    outcome = run_loadgen("single-stream", query, 1, SETTINGS, tmp_path / "ss", latency_s)
-    check_sections(outcome, "single-stream")
+def test_single_stream_is_valid_with_consistent_figures(tmp_path, query):
+    outcome = run_loadgen("single-stream", query, 1, SETTINGS, tmp_path / "ss", LATENCY_S)
+    check_sections(outcome, "single-stream", tmp_path / "ss")
     assert outcome.harness == "loadgen"
     assert outcome.validity.verdict == "VALID", outcome.validity.reasons
-    assert outcome.validity.loadgen_log_dir == str(tmp_path / "ss")
     assert (tmp_path / "ss" / "mlperf_log_summary.txt").is_file()
-    assert (tmp_path / "ss" / "mlperf_log_detail.txt").is_file()
     perf = outcome.performance
-    assert 40e-6 <= perf.latency_p50_s <= 5e-3
+    assert perf.latency_p50_s >= QUERY_US * 1e-6  # the busy-wait's floor; no ceiling: hosts differ
     assert perf.latency_p50_s <= perf.latency_p90_s <= perf.latency_p99_s <= perf.latency_max_s
     assert perf.latency_p99_s <= perf.latency_p999_s <= perf.latency_max_s
     assert perf.n_samples == perf.n_queries >= SETTINGS.min_query_count
@@ -64,79 +58,87 @@ def test_single_stream_is_valid_with_sane_latency(tmp_path, query_and_latency):
     # issue-to-issue throughput cannot beat one query per mean latency
     assert perf.throughput_queries_per_s <= 1.05 / perf.latency_mean_s
     assert perf.latency_stdev_s is None and "latency_stdev_s" in perf.null_reasons
-    assert outcome.settings["single_stream_expected_latency_ns"] < latency_s * 1e9
-    assert any("p99.9" in w for w in outcome.warnings)  # a few thousand queries only
+    # LoadGen is promised half the calibrated latency (the schedule's headroom)
+    assert outcome.settings["single_stream_expected_latency_ns"] == pytest.approx(LATENCY_S * 1e9 / 2, abs=1)
+    # at most 0.3 s / 50 us = 6,000 queries, fewer than p99.9 needs (10,000), on any host
+    assert any("p99.9" in w for w in outcome.warnings)
 
 
-def test_single_stream_query_is_one_batch_as_in_the_tight_loop(tmp_path, query_and_latency):
-    query, latency_s = query_and_latency
-    outcome = run_loadgen("single-stream", query, 4, SETTINGS, tmp_path / "ss4", latency_s)
+def test_single_stream_query_is_one_batch_as_in_the_tight_loop(tmp_path, query):
+    outcome = run_loadgen("single-stream", query, 4, SETTINGS, tmp_path / "ss4", LATENCY_S)
+    check_sections(outcome, "single-stream", tmp_path / "ss4")
     perf = outcome.performance
     assert outcome.validity.verdict == "VALID", outcome.validity.reasons
     assert perf.n_samples == 4 * perf.n_queries == 4 * outcome.settings["query_fn_calls"]
     assert perf.throughput_samples_per_s == pytest.approx(4 * perf.throughput_queries_per_s)
 
 
-def test_multi_stream_counts_samples_per_query(tmp_path, query_and_latency):
-    query, latency_s = query_and_latency
-    outcome = run_loadgen("multi-stream", query, 4, SETTINGS, tmp_path / "ms", latency_s)
-    check_sections(outcome, "multi-stream")
+def test_multi_stream_counts_samples_per_query(tmp_path, query):
+    outcome = run_loadgen("multi-stream", query, 4, SETTINGS, tmp_path / "ms", LATENCY_S)
+    check_sections(outcome, "multi-stream", tmp_path / "ms")
     assert outcome.validity.verdict == "VALID", outcome.validity.reasons
     perf = outcome.performance
     assert perf.n_samples == perf.n_queries * 8
     assert outcome.settings["query_fn_calls"] == perf.n_queries * 2  # 8 samples in batches of 4
     # LoadGen needs 662 queries to estimate p99 (early stopping): min_query_count was raised
     assert outcome.settings["min_query_count"] >= 662 and perf.n_queries >= 662
-    assert perf.latency_p50_s >= 2 * 40e-6  # two query() calls per LoadGen query
+    assert perf.latency_p50_s >= 2 * QUERY_US * 1e-6  # two query() calls per LoadGen query
     assert perf.throughput_samples_per_s == pytest.approx(perf.throughput_queries_per_s * 8)
 
 
-def test_server_is_valid_and_batches_in_a_worker(tmp_path, query_and_latency):
-    query, latency_s = query_and_latency
-    outcome = run_loadgen("server", query, 1, SETTINGS, tmp_path / "srv", latency_s)
-    check_sections(outcome, "server")
-    assert outcome.validity.verdict == "VALID", outcome.validity.reasons
+def test_server_offers_the_target_load_and_only_latency_can_fail_it(tmp_path, query):
+    outcome = run_loadgen("server", query, 1, SETTINGS, tmp_path / "srv", LATENCY_S)
+    check_sections(outcome, "server", tmp_path / "srv")
     perf = outcome.performance
     target_qps = outcome.settings["server_target_qps"]
-    assert target_qps == pytest.approx(0.3 / latency_s)
+    assert target_qps == pytest.approx(0.3 / LATENCY_S)
     assert outcome.settings["server_target_latency_ns"] == 50_000_000
-    assert perf.throughput_queries_per_s == pytest.approx(target_qps, rel=0.2)
     assert perf.n_samples == perf.n_queries == outcome.settings["query_fn_calls"]
-    assert perf.latency_p99_s <= 0.05
+    # Completions cannot outrun LoadGen's arrival schedule (its seed is fixed); how close a host
+    # comes to it, and whether it meets the latency bound at this load, is a speed figure for
+    # benchmarks/ (test_inference.py::test_scenario). Here: the verdict is consistent with it.
+    assert 0 < perf.throughput_queries_per_s <= 1.2 * target_qps
+    reasons = outcome.validity.reasons
+    if outcome.validity.verdict == "VALID":
+        assert perf.latency_p99_s <= 0.05
+    else:
+        assert reasons and "min duration not met" not in reasons and "min query count not met" not in reasons
 
 
-def test_offline_has_throughput_but_no_latency(tmp_path, query_and_latency):
-    query, latency_s = query_and_latency
-    outcome = run_loadgen("offline", query, 4, SETTINGS, tmp_path / "off", latency_s)
-    check_sections(outcome, "offline")
+def test_offline_has_throughput_but_no_latency(tmp_path, query):
+    outcome = run_loadgen("offline", query, 4, SETTINGS, tmp_path / "off", LATENCY_S)
+    check_sections(outcome, "offline", tmp_path / "off")
     assert outcome.validity.verdict == "VALID", outcome.validity.reasons
     perf = outcome.performance
     assert perf.n_queries == 1
     assert outcome.settings["query_fn_calls"] == math.ceil(perf.n_samples / 4)
     for name in ("latency_p50_s", "latency_p99_s", "latency_mean_s", "throughput_queries_per_s"):
         assert getattr(perf, name) is None and perf.null_reasons[name]
-    # a 50 us busy-wait per batch of 4 caps the rate; harness and box may slow it down
-    assert 0.05 * 4 / latency_s < perf.throughput_samples_per_s <= 1.02 * 4 / (QUERY_US * 1e-6)
-    assert perf.throughput_samples_per_s * perf.duration_s == pytest.approx(perf.n_samples, rel=0.1)
+    # a 50 us busy-wait per batch of 4 caps the rate on any host (no floor: a busy host is slower)
+    assert 0 < perf.throughput_samples_per_s <= 1.02 * 4 / (QUERY_US * 1e-6)
+    # LoadGen's rate and the SUT's own clock describe the same run (not a factor 4 or 1e9 apart)
+    assert perf.throughput_samples_per_s * perf.duration_s == pytest.approx(perf.n_samples, rel=0.25)
     assert outcome.warnings == []
 
 
-def test_bad_calibration_is_invalid(tmp_path, query_and_latency):
-    query, latency_s = query_and_latency
-    # 100x too slow a calibration: LoadGen pre-generates ~100x too few queries, runs out
-    # long before min_duration and says so.
-    outcome = run_loadgen("single-stream", query, 1, SETTINGS, tmp_path / "bad", 100 * latency_s)
-    check_sections(outcome, "single-stream")
+def test_bad_calibration_is_invalid(tmp_path, query):
+    # A calibration of 1 s for a 50 us query: LoadGen pre-generates its minimum of 100 queries,
+    # which end long before the 10 s min duration (unless a query took 100 ms on average, 2,000
+    # times its spin), and says so.
+    settings = SETTINGS.model_copy(update={"min_duration_s": 10.0})
+    outcome = run_loadgen("single-stream", query, 1, settings, tmp_path / "bad", 1.0)
+    check_sections(outcome, "single-stream", tmp_path / "bad")
     assert outcome.validity.verdict == "INVALID"
     assert "min duration not met" in outcome.validity.reasons
     assert any("expected latency" in r for r in outcome.validity.reasons)
-    assert outcome.performance.duration_s < SETTINGS.min_duration_s
+    assert outcome.performance.duration_s < settings.min_duration_s
 
 
-def test_overhead_of_a_noop_query(tmp_path):
+def test_overhead_of_a_noop_query_is_loadgens_mean_latency(tmp_path):
     overhead_s = loadgen_overhead_per_query_s(SETTINGS, tmp_path / "ovh")
-    assert 0 < overhead_s < 1e-3
-    assert (tmp_path / "ovh" / "mlperf_log_detail.txt").is_file()
+    logged = parse_detail_log(tmp_path / "ovh" / "mlperf_log_detail.txt").values
+    assert overhead_s > 0  # its size is a speed figure: benchmarks/test_versus_bare.py reports it
+    assert overhead_s == pytest.approx(logged["result_mean_latency_ns"] * 1e-9)
 
 
 def test_overhead_is_recorded_when_given(tmp_path):

@@ -5,6 +5,7 @@ import pytest
 
 from triggerbench.measure.isolate import run_isolated
 from triggerbench.measure.job import Job
+from triggerbench.measure.loadgen_log import parse_detail_log
 from triggerbench.measure.session import measure_one
 
 
@@ -20,7 +21,9 @@ def test_null_runner_gives_a_complete_ok_record(standin_ctx, job):
     record = measure_one(standin_ctx, job("null", batch_size=4))
     assert record.status == "ok" and record.error is None
     assert record.scenario.harness == "tight-loop"
-    assert record.performance.harness_overhead_per_query_s < 1e-4
+    # measured with the null runner and kept (its size is a speed figure: benchmarks/)
+    assert record.performance.harness_overhead_per_query_s > 0
+    assert "harness_overhead_per_query_s" not in record.performance.null_reasons
     assert record.performance.n_samples == 4 * record.performance.n_queries
     # the null runner returns zeros: its disagreement with the reference is the reference's size
     expected = np.abs(standin_ctx.reference).max()
@@ -81,12 +84,17 @@ def test_record_the_schema_refuses_becomes_a_failed_record(standin_ctx, job):
 def test_loadgen_logs_are_kept_per_measurement(standin_ctx, job):
     first = measure_one(standin_ctx, job("null", scenario="offline", batch_size=8))
     second = measure_one(standin_ctx, job("null", scenario="offline", batch_size=8))
-    assert first.validity.verdict == "VALID", first.validity.reasons
     dirs = {first.validity.loadgen_log_dir, second.validity.loadgen_log_dir}
     assert len(dirs) == 2 and first.run_id in first.validity.loadgen_log_dir
-    for d in dirs:
-        assert (Path(d) / "mlperf_log_summary.txt").exists()
-        assert (Path(d) / "mlperf_log_detail.txt").exists()
+    assert second.run_id in second.validity.loadgen_log_dir
+    for record in (first, second):
+        # each record's verdict is the one LoadGen wrote into that record's own folder (VALID or
+        # not: the schedule comes from a real-time calibration, so that is the host's business)
+        log = Path(record.validity.loadgen_log_dir)
+        assert (log / "mlperf_log_summary.txt").exists()
+        logged = parse_detail_log(log / "mlperf_log_detail.txt").values
+        assert record.validity.verdict == logged["result_validity"]
+        assert record.performance.n_samples == logged["generated_samples_per_query"]
 
 
 def test_trigger_warns_when_backend_threads_fill_every_core(standin_ctx, job):

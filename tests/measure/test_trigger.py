@@ -1,3 +1,5 @@
+import functools
+
 import numpy as np
 import pytest
 from fake_queries import busy
@@ -5,13 +7,7 @@ from fake_queries import busy
 import triggerbench.measure.trigger as trigger_mod
 from triggerbench.measure.settings import MeasureSettings
 from triggerbench.measure.trigger import run_trigger, search_sustained_rate, stream
-from triggerbench.schema import (
-    PerformanceFigures,
-    RateTrial,
-    ScenarioInfo,
-    TriggerFigures,
-    Validity,
-)
+from triggerbench.schema import RateTrial, ScenarioInfo, TriggerFigures
 
 SERVICE_US = 100
 
@@ -99,36 +95,13 @@ def test_virtual_full_drain_serves_every_event():
     assert r.span_s == pytest.approx(0.1, rel=0.001)
 
 
-# --- real time (generous bounds: the box is shared) ---
-
-
-def test_light_load_meets_the_deadline():
-    r = stream(busy(SERVICE_US), 1, 1_000.0, 0.3, 1e-3)
-    assert r.n_events == 300
-    # ~0 on a quiet box, but other processes on a shared 2-core box preempt it for ms at a time
-    assert r.deadline_miss_frac <= 0.5
-    assert r.queue_depth_max_events <= 50
-    assert np.median(r.latencies_ns) < 1e6
-
-
-def test_overload_misses_unless_batched():
-    one = stream(busy(SERVICE_US), 1, 50_000.0, 0.3, 1e-3)
-    assert one.n_events == 15_000
-    assert one.deadline_miss_frac > 0.8
-    assert one.queue_depth_max_events > 1_000
-    assert np.median(one.latencies_ns) > 100e6  # the queue grew for the whole stream
-    many = stream(busy(SERVICE_US), 64, 50_000.0, 0.3, 1e-3)
-    assert many.n_events == 15_000 and many.n_events_unserved == 0
-    # ~0 misses on a quiet box; preemption on a busy one still costs a share of them
-    assert many.deadline_miss_frac < 0.8 * one.deadline_miss_frac
-    assert np.median(many.latencies_ns) < np.median(one.latencies_ns) / 20
-    assert many.queue_depth_max_events < one.queue_depth_max_events / 5
-    assert many.n_query_calls < many.n_events / 2
-
-
-def test_run_trigger_finds_the_sustained_rate():
+def test_run_trigger_seeds_the_search_with_the_capacity_and_finds_the_sustained_rate(monkeypatch):
+    clock = VirtualClock()
+    # run_trigger's main stream and every trial of the rate search run on the virtual clock
+    monkeypatch.setattr(trigger_mod, "stream", functools.partial(stream, clock=clock, sleep=clock.sleep))
     settings = MeasureSettings(
-        warmup_s=0.01,
+        warmup_s=0.0,
+        warmup_queries=5,
         event_rate_hz=3_000.0,
         stream_duration_s=0.3,
         deadline_s=10e-3,
@@ -136,30 +109,73 @@ def test_run_trigger_finds_the_sustained_rate():
         rate_search_trials=6,
         rate_search_trial_s=0.2,
     )
-    outcome = run_trigger(busy(SERVICE_US), 1, settings)
+    outcome = run_trigger(clock.model(SERVICE_US * 1000), 1, settings)
     assert outcome.harness == "trigger-stream"
     tf, perf = outcome.trigger, outcome.performance
-    # every section survives a round trip through the schema
-    TriggerFigures.model_validate(tf.model_dump())
-    PerformanceFigures.model_validate(perf.model_dump())
-    Validity.model_validate(outcome.validity.model_dump())
-    ScenarioInfo(name="trigger", harness=outcome.harness, settings=outcome.settings)
+    for section in (tf, perf, outcome.validity):  # the record's JSON round trip
+        assert type(section).model_validate_json(section.model_dump_json()) == section
+    ScenarioInfo(name="trigger", harness=outcome.harness, settings=outcome.settings)  # scalars only
     assert outcome.validity.verdict == "UNCHECKED"
     assert outcome.validity.reasons == ["trigger scenario has no LoadGen verdict"]
 
-    capacity_hz = 1e6 / SERVICE_US
-    # ~0.9x on a quiet box; lower where other processes take a share of the CPU
-    assert 0.1 * capacity_hz <= tf.max_sustained_rate_hz <= 1.5 * capacity_hz
-    assert len(tf.rate_search) == 6
+    # A query() call lasts 100 us plus the tick of the clock read that ends it: the search starts
+    # at the capacity that service time gives.
+    capacity_hz = 1e9 / (SERVICE_US * 1000 + clock.tick_ns)
+    rates = [t.event_rate_hz for t in tf.rate_search]
+    assert len(rates) == 6 and rates[:2] == pytest.approx([capacity_hz, 2 * capacity_hz])
+    # Each dispatch reads the clock twice more (1 us), so the server really serves one event per
+    # 101.5 us. Above that its queue grows, and a 10 ms deadline holds through 80 % of a 0.2 s
+    # trial (miss limit 0.2) only up to ~1.05x the search's capacity.
+    assert capacity_hz <= tf.max_sustained_rate_hz <= 1.06 * capacity_hz
     passing = [t.event_rate_hz for t in tf.rate_search if t.deadline_miss_frac < 0.2]
     assert tf.max_sustained_rate_hz == max(passing)
     assert tf.n_events == 900 == perf.n_samples == perf.n_queries
     assert tf.latency_p99_s == perf.latency_p99_s
-    assert perf.latency_p50_s >= SERVICE_US * 1e-6
-    assert perf.throughput_samples_per_s == pytest.approx(3_000, rel=0.25)
-    assert 0 <= perf.harness_overhead_per_query_s < 1e-3
+    # light load: served at once, latency = service + a few clock ticks
+    assert SERVICE_US * 1e-6 <= perf.latency_p50_s <= perf.latency_max_s < (SERVICE_US + 5) * 1e-6
+    assert perf.throughput_samples_per_s == pytest.approx(3_000, rel=0.01)
+    # neither inside query() nor idle: the three clock reads between the idle wait's end, the
+    # dispatch and query()'s start, and after its end
+    assert perf.harness_overhead_per_query_s == pytest.approx(3 * clock.tick_ns * 1e-9, rel=0.01)
     assert outcome.settings["event_rate_hz"] == 3_000.0
     assert any("p99.9" in w for w in outcome.warnings)
+
+
+# --- real time: the default clock and sleep drive the same loop ---------------------------------
+# Only what holds on any host is asserted: the busy query never ends sooner than its spin, so
+# latencies have a floor and an overload is certain; how close a host comes to the ideal queue
+# is a speed figure (benchmarks/), the queue's logic is checked exactly on the virtual clock above.
+
+
+def check_bookkeeping(r) -> None:
+    assert r.n_missed == np.count_nonzero(r.latencies_ns > r.deadline_s * 1e9)
+    assert r.deadline_miss_frac == r.n_missed / r.n_events
+    assert r.latencies_ns.size == r.n_events
+    assert r.busy_s >= r.n_query_calls * SERVICE_US * 1e-6  # each call spins at least that long
+
+
+def test_real_clock_light_load():
+    r = stream(busy(SERVICE_US), 1, 1_000.0, 0.3, 1e-3)
+    check_bookkeeping(r)
+    assert r.n_events == 300 == r.n_query_calls + r.n_events_unserved
+    assert (r.latencies_ns >= SERVICE_US * 1000).all()
+    assert r.span_s >= 299 / 1_000.0  # the last event arrives 299 ms in, and is then served
+
+
+def test_real_clock_overload_and_dynamic_batching():
+    # 50 kHz into a model that takes at least 100 us: event i ends >= (i + 1) * 100 us after the
+    # start but arrives at i * 20 us, so from i = 12 on every event is >= 1 ms late, on any host.
+    one = stream(busy(SERVICE_US), 1, 50_000.0, 0.3, 1e-3)
+    check_bookkeeping(one)
+    assert one.n_events == 15_000 == one.n_query_calls + one.n_events_unserved
+    assert one.deadline_miss_frac > 0.99
+    assert one.queue_depth_max_events > 1_000
+    # With batches of 64, each call after the first finds the >= 5 events that arrived during
+    # the previous one (>= 100 us at 20 us intervals) and takes them all.
+    many = stream(busy(SERVICE_US), 64, 50_000.0, 0.3, 1e-3)
+    check_bookkeeping(many)
+    assert many.n_events == 15_000
+    assert many.n_query_calls <= many.n_events / 4
 
 
 # --- the search's logic, with a stand-in stream ---
@@ -212,7 +228,7 @@ def test_no_search_and_no_passing_rate(monkeypatch):
     assert outcome.trigger.max_sustained_rate_hz is None
     assert "down to 5 Hz" in outcome.trigger.null_reasons["max_sustained_rate_hz"]
     assert "a note" in outcome.warnings
-    TriggerFigures.model_validate(outcome.trigger.model_dump())
+    assert TriggerFigures.model_validate_json(outcome.trigger.model_dump_json()) == outcome.trigger
 
 
 def test_search_with_no_passing_rate(monkeypatch):

@@ -1,11 +1,9 @@
+import keras
 import numpy as np
 import pytest
 
 from triggerbench.errors import UserInputError
-
-keras = pytest.importorskip("keras")
-
-from triggerbench.models import distill, reference  # noqa: E402
+from triggerbench.models import distill, reference
 
 
 def case(teacher_better: bool):

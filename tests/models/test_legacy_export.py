@@ -25,7 +25,6 @@ def script():
 
 @pytest.fixture(scope="module", params=["muon-l0-teacher", "llp-vgg"])
 def exported(request, tmp_path_factory):
-    pytest.importorskip("keras")
     from triggerbench.models import legacy_export, workloads
 
     if request.param not in workloads.WORKLOADS:
@@ -97,7 +96,6 @@ def test_a_calibration_set_of_the_wrong_shape_is_one_line(exported, script, tmp_
 
 
 def test_without_vitis_ai_the_script_stops_at_quantization(exported, script, tmp_path, capsys):
-    pytest.importorskip("tensorflow")
     if importlib.util.find_spec("tensorflow_model_optimization") is not None:
         pytest.skip("a quantizer is installed here")
     _, out = exported

@@ -1,12 +1,9 @@
+import keras
 import numpy as np
 import pytest
 
 from triggerbench.errors import UserInputError
-
-keras = pytest.importorskip("keras")
-pytest.importorskip("hgq")
-
-from triggerbench.models import reference  # noqa: E402
+from triggerbench.models import reference
 
 
 def windows(n: int, seed: int = 0) -> np.ndarray:
@@ -139,8 +136,8 @@ def test_qstudent_activations_are_quantized(trained_qstudent):
 
 
 def test_hgq_onnx_export_matches_keras(tmp_path, trained_qstudent):
-    ort = pytest.importorskip("onnxruntime")
-    pytest.importorskip("tf2onnx")
+    import onnxruntime as ort
+
     path = tmp_path / "qstudent.onnx"
     trained_qstudent.export(str(path), format="onnx", verbose=False)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

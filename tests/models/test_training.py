@@ -1,13 +1,10 @@
+import keras
 import numpy as np
 import pytest
 
 from triggerbench.errors import UserInputError
-
-keras = pytest.importorskip("keras")
-pytest.importorskip("hgq")
-
-from triggerbench.models import reference, training  # noqa: E402
-from triggerbench.models.training import TINY, TrainConfig  # noqa: E402
+from triggerbench.models import reference, training
+from triggerbench.models.training import TINY, TrainConfig
 
 
 @pytest.fixture(scope="module")

@@ -145,19 +145,28 @@ def test_available_runs_xbutil_and_reports_bad_json(fake_xbutil):
     assert not ok and "exited 1: ERROR: Specified device BDF '0000:aa:00.1' not found" in reason
 
 
+def wait_for_calls(counter: Path, n: int, timeout_s: float = 120.0) -> None:
+    """Wait until the fake xbutil has been started ``n`` times (however slow the host is)."""
+    deadline = time.monotonic() + timeout_s
+    while not (counter.exists() and int(counter.read_text() or 0) >= n):
+        assert time.monotonic() < deadline, f"xbutil was not polled {n} times in {timeout_s:g} s"
+        time.sleep(0.01)
+
+
 def test_window_integrates_polled_power_through_the_real_subprocess(fake_xbutil):
     counter = fake_xbutil("xbutil_electrical_u50_2021.json", watts="20.000000,40.000000")
     meter = XrtMeter("0000:65:00.1", interval_s=0.05)
     meter.start()
-    time.sleep(0.6)
+    # Polls run one after another: once the third has started, the first two (20 W, then 40 W)
+    # are samples inside the window, whatever a poll costs on this host.
+    wait_for_calls(counter, 3)
     window = meter.stop()
     polls = int(counter.read_text())
     # Each poll wrote a fresh -o file (the fake refuses to overwrite), and one follows the window.
-    assert window.n_samples == polls >= 3
+    assert window.n_samples == polls >= 4
     assert (window.power_min_w, window.power_max_w) == (20.0, 40.0)
-    assert 20.0 < window.power_mean_w < 40.0
-    assert window.energy_j == pytest.approx(window.power_mean_w * window.duration_s)
-    assert window.duration_s == pytest.approx(0.6, abs=0.3)
+    # 20 W up to the first sample, the ramp to 40 W, 40 W to the end: strictly between the two
+    assert 20.0 * window.duration_s < window.energy_j < 40.0 * window.duration_s
     assert meter.source == "measured-xrt"
     assert "BDF 0000:65:00.1" in meter.scope and f"{polls} samples" in meter.scope
 
@@ -166,9 +175,9 @@ def test_constant_power_gives_that_power(fake_xbutil):
     fake_xbutil("xbutil_electrical_data_driven.json")
     meter = XrtMeter(interval_s=0.05)
     meter.start()
-    time.sleep(0.2)
+    time.sleep(0.2)  # any number of polls will do: one starts the window, one follows it
     window = meter.stop()
-    assert window.power_mean_w == pytest.approx(20.5)
+    assert window.n_samples >= 2
     assert window.energy_j == pytest.approx(20.5 * window.duration_s)
 
 

@@ -17,8 +17,6 @@ from triggerbench.schema import RunnerInfo
 @pytest.fixture(scope="session")
 def standin_artifact(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelArtifact]:
     """The stand-in CNN's ``.keras`` source and ONNX export, cached in a session tmp dir."""
-    pytest.importorskip("tensorflow")
-    pytest.importorskip("keras")
     from triggerbench.models import workloads
 
     with pytest.MonkeyPatch.context() as mp:

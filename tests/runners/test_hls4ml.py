@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from artifacts import keras_only_artifact
 
+import triggerbench.runners.hls4ml as hls4ml_runner
 from triggerbench.errors import ModelUnsupportedError, RunnerError, UserInputError
 from triggerbench.fpga import hls_config
 from triggerbench.runners.base import RunnerOptions
+from triggerbench.runners.hls4ml import Hls4mlRunner
 
-hls4ml_runner = pytest.importorskip("triggerbench.runners.hls4ml")
-Hls4mlRunner = hls4ml_runner.Hls4mlRunner
 SPEC = "triggerbench.runners.hls4ml:Hls4mlRunner"
 
 needs_toolchain = pytest.mark.skipif(not Hls4mlRunner.available()[0], reason=Hls4mlRunner.available()[1])

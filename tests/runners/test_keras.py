@@ -11,9 +11,6 @@ from triggerbench.errors import RunnerError, UserInputError
 from triggerbench.runners.base import RunnerOptions
 from triggerbench.runners.keras import KerasRunner
 
-pytest.importorskip("tensorflow")
-pytest.importorskip("keras")
-
 
 def prepared(artifact, **kw) -> KerasRunner:
     runner = KerasRunner()

@@ -5,8 +5,6 @@ from triggerbench.models.artifact import ModelArtifact
 from triggerbench.runners.base import RunnerOptions
 from triggerbench.runners.onnxruntime import OnnxRuntimeRunner
 
-pytest.importorskip("onnxruntime")
-
 
 def prepared(artifact, **kw) -> OnnxRuntimeRunner:
     runner = OnnxRuntimeRunner()

@@ -6,8 +6,6 @@ from triggerbench.models.artifact import ModelArtifact, from_onnx
 from triggerbench.runners.base import RunnerOptions
 from triggerbench.runners.openvino import OpenVinoRunner
 
-pytest.importorskip("openvino")
-
 
 def prepared(artifact, **kw) -> OpenVinoRunner:
     runner = OpenVinoRunner()

@@ -16,9 +16,6 @@ from triggerbench.results.store import load_records
 from triggerbench.runners import registry
 from triggerbench.runners.base import RunnerOptions
 
-pytest.importorskip("tensorflow")
-pytest.importorskip("keras")
-
 CPU_RUNNERS = ["null", "onnxruntime", "openvino", "keras"]
 WORKLOADS = ["muon-l0-teacher", "muon-l0-student-kd", "muon-l0-qstudent-4bit", "llp-vgg"]
 
