@@ -231,13 +231,13 @@ def test_modules_in_the_working_folder_do_not_run_in_the_runner_child(tmp_path):
     for module in ("pydantic", "numpy", "triggerbench"):
         (tmp_path / f"{module}.py").write_text(f"open({str(marker)!r}, 'a').write('{module}\\n')\n")
     # -P keeps the folder off the parent's sys.path too; the child must keep it off its own
-    argv = ["run", "--workload", "standin-cnn", "--runner", "null,onnxruntime", "--quick", "--out", "res"]
+    argv = ["run", "--workload", "standin-cnn", "--runner", "null", "--quick", "--out", "res"]
     proc = subprocess.run(
         [sys.executable, "-P", "-m", "triggerbench.cli", *argv], capture_output=True, text=True, cwd=tmp_path
     )
     assert not marker.exists(), marker.read_text()
     assert proc.returncode == 0, proc.stderr
-    assert sorted(load([tmp_path / "res"])["status"]) == ["ok", "ok"]
+    assert load([tmp_path / "res"])["status"].tolist() == ["ok"]
 
 
 def test_a_pickled_npy_is_refused(tmp_path):
