@@ -5,7 +5,6 @@ temp folder is left behind, and nothing in the folder where the user runs trigge
 """
 
 import errno
-import json
 import os
 import shutil
 import signal
@@ -290,4 +289,4 @@ def test_onnx_external_data_outside_the_model_folder_is_refused(tmp_path, standi
     assert proc.returncode == 2, proc.stderr
     [line] = error_lines(proc.stderr)
     assert "cannot load ONNX model" in line
-    assert json.dumps("../weights.bin")[1:-1] in line or "outside" in line or "weights.bin" in line
+    assert "'../weights.bin' points outside the directory" in line
