@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from triggerbench import cli
 from triggerbench.results import load
 from triggerbench.schema import json_schema
 
@@ -137,11 +138,17 @@ def bad(tmp_path_factory):
         ),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(bad, tmp_path, args, message):
+def test_bad_input_is_one_line_and_exit_2(bad, tmp_path, args, message, monkeypatch, capsys):
     earlier = tmp_path / "results" / "earlier.json"
     earlier.parent.mkdir()
     earlier.write_text("{}")
-    proc = tb("run", *[a.format(d=bad) for a in args], "--quick", cwd=tmp_path)
+    # The entry point in this process (a subprocess each would cost seconds of imports): what the
+    # console script runs, with its exit code and stderr.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["triggerbench", "run", *[a.format(d=bad) for a in args], "--quick"])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    proc = subprocess.CompletedProcess(sys.argv, exit_.value.code, "", capsys.readouterr().err)
     one_line_error(proc, message)
     assert [p.name for p in earlier.parent.iterdir()] == ["earlier.json"]
 
