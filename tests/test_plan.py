@@ -24,6 +24,10 @@ def test_plan_reads_run_and_measure(tmp_path):
         ("[measure]\nmin_duration_s = -1\n", "measure.min_duration_s: Input should be greater than 0"),
         ("[run]\nscenarios = ['singlestream']\n", "run.scenarios.0"),
         ("[run\n", "not valid TOML"),
+        ("[run]\nthreads = -1\n", "run.threads: Input should be greater than or equal to 1"),
+        ("[run]\nbatch_sizes = [4, 0]\n", "run.batch_sizes.1: Input should be greater than or equal to 1"),
+        ("[run]\ntimeout_s = inf\n", "run.timeout_s: Input should be a finite number"),
+        ("[measure]\nwarmup_s = nan\n", "measure.warmup_s: Input should be a finite number"),
     ],
 )
 def test_plan_mistakes_are_one_line_errors(tmp_path, text, message):
