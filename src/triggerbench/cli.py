@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from triggerbench.errors import TriggerbenchError, UserInputError
+from triggerbench.errors import ResultsWriteError, TriggerbenchError, UserInputError
 from triggerbench.interrupt import Interrupted, signals_interrupt
 
 app = typer.Typer(
@@ -311,7 +311,6 @@ def _run_jobs(ctx, ctx_dir: Path, jobs, state: _RunState, isolate: bool) -> int:
 
 def _write(record, state: _RunState) -> None:
     """Write a measured record; if that fails, keep it elsewhere and stop the run in one line."""
-    from triggerbench.errors import ResultsWriteError
     from triggerbench.results.store import save_unwritten, write_record
 
     try:
