@@ -126,7 +126,7 @@ def test_jit_compile_false_as_text_turns_xla_off(standin_artifact):
     ("extra", "message"),
     [
         ({"jit_compile": "maybe"}, "keras runner: option jit_compile='maybe': use true or false"),
-        ({"xla": True}, "keras runner: unknown option(s) xla; known options: jit_compile"),
+        ({"xla": True}, "keras runner: unknown option(s) xla; known options: jit_compile, backend"),
     ],
 )
 def test_bad_options_are_refused_in_one_line(standin_artifact, extra, message):

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from triggerbench.errors import RunnerError
 from triggerbench.measure.job import Context, Job
-from triggerbench.measure.session import unmeasured_record
+from triggerbench.measure.session import runner_options_for, unmeasured_record
 from triggerbench.measure.worker import PARENT_PID_ENV
+from triggerbench.runners import registry
 from triggerbench.runners.outofprocess import (
     WorkerDiedError,
     WorkerProcess,
@@ -31,6 +32,14 @@ def worker_command() -> list[str]:
     return [sys.executable, "-P", "-m", "triggerbench.measure.worker"]
 
 
+def _runner_env(job: Job) -> dict[str, str]:
+    """What the job's runner needs set before its child imports anything (``Runner.child_env``)."""
+    try:
+        return registry.get(job.runner).child_env(runner_options_for(job.runner, job.runner_options))
+    except Exception:  # a runner that cannot load fails in the child, with the reason recorded
+        return {}
+
+
 def run_isolated(ctx: Context, context_dir: Path, job: Job) -> BenchmarkRecord:
     """Measure ``job`` in a child worker; a child that dies or hangs gives a failed record.
 
@@ -42,7 +51,7 @@ def run_isolated(ctx: Context, context_dir: Path, job: Job) -> BenchmarkRecord:
     worker = WorkerProcess(
         worker_command(),
         timeout_s=job.timeout_s,
-        env={**os.environ, "TMPDIR": child_tmp, PARENT_PID_ENV: str(os.getpid())},
+        env={**os.environ, **_runner_env(job), "TMPDIR": child_tmp, PARENT_PID_ENV: str(os.getpid())},
         name="runner process",
     )
     try:

@@ -97,6 +97,15 @@ class Runner(abc.ABC):
 
         return parse_options(cls.options_model, extra, cls.name)
 
+    @classmethod
+    def child_env(cls, extra: dict[str, Any]) -> dict[str, str]:
+        """Environment variables the isolated child needs before it imports anything.
+
+        For settings a library reads once, at import (Keras' ``KERAS_BACKEND``). ``extra`` is
+        this runner's ``-O`` options; the default adds nothing.
+        """
+        return {}
+
     def stage(self, inputs: np.ndarray) -> Any:
         """Turn a host batch into the backend's preallocated input (default: the array itself)."""
         return np.ascontiguousarray(inputs)

@@ -1,8 +1,9 @@
-"""Keras 3 runner: the source ``.keras`` model, called through one compiled ``tf.function``."""
+"""Keras 3 runner: the source ``.keras`` model, compiled per batch shape on TensorFlow or JAX."""
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import functools
+from typing import Annotated, Any, Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel
@@ -10,9 +11,12 @@ from pydantic import BaseModel
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact, register_custom_layers
 from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
-from triggerbench.runners.options import OPTIONS_CONFIG, Flag
+from triggerbench.runners.options import OPTIONS_CONFIG, Flag, any_case
 
 SUPPORTED_PRECISIONS = ("f32",)
+Backend = Literal["tensorflow", "jax"]
+#: Keras 3 reads its backend from this variable when it is first imported, and never again.
+BACKEND_ENV = "KERAS_BACKEND"
 
 
 class KerasOptions(BaseModel):
@@ -22,23 +26,29 @@ class KerasOptions(BaseModel):
 
     #: Compile the call with XLA; ``-O jit_compile=False`` (text from the CLI) is false, not truthy.
     jit_compile: Flag = True
+    #: Keras' backend; chosen at import, so the isolated child is started with ``KERAS_BACKEND``.
+    backend: Annotated[Backend, any_case(Backend)] = "tensorflow"
 
 
 class _Staged(NamedTuple):
-    """A batch as a TF tensor, with the concrete function traced and compiled for its shape."""
+    """A batch as a backend tensor, with the function traced and compiled for its shape."""
 
     tensor: Any
     fn: Any
 
 
 class KerasRunner(Runner):
-    """Runs the ``.keras`` source with Keras 3 on TensorFlow, XLA-compiled by default.
+    """Runs the ``.keras`` source with Keras 3 on TensorFlow or JAX, XLA-compiled by default.
 
-    Options (``-O KEY=VALUE``): ``jit_compile`` (default true) chooses XLA. Each batch shape
-    gets its own concrete function, traced and compiled in ``stage``, so ``infer`` never
-    compiles. ``options.threads`` sets TF's intra- and inter-op pools, which TF allows only
-    before its runtime starts; loading any Keras model in the process starts it, so a late
-    request is recorded as not applied.
+    Options (``-O KEY=VALUE``): ``jit_compile`` (default true) chooses XLA; ``backend``
+    (``tensorflow``, the default, or ``jax``) is Keras' backend, which Keras fixes when it is
+    first imported: ``child_env`` sets ``KERAS_BACKEND`` for the isolated child, and ``prepare``
+    refuses a process whose Keras already runs on another backend. Each batch shape gets its
+    own compiled function (a TF concrete function, or a ``jax.jit`` executable compiled ahead of
+    time) in ``stage``, so ``infer`` never compiles. ``options.threads`` sets TF's intra- and
+    inter-op pools, which TF allows only before its runtime starts; loading any Keras model in
+    the process starts it, so a late request is recorded as not applied. JAX has no thread
+    setting for its CPU client, so there it is always recorded as not applied.
     """
 
     name = "keras"
@@ -48,22 +58,35 @@ class KerasRunner(Runner):
     def __init__(self) -> None:
         self._fn: Any = None
         self._concrete: dict[tuple[int, ...], Any] = {}
+        self._jax: _JaxCall | None = None
+
+    @classmethod
+    def child_env(cls, extra: dict[str, Any]) -> dict[str, str]:
+        """``KERAS_BACKEND`` for the child: Keras reads it once, when first imported."""
+        try:
+            opts: KerasOptions = cls.parse_options(extra)
+        except Exception:  # the child's prepare reports bad options as the record's error
+            return {}
+        return {BACKEND_ENV: opts.backend}
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
-        """Return whether Keras imports and runs on the TensorFlow backend."""
+        """Return whether Keras imports, with its backend library (TensorFlow or JAX)."""
         try:
             import keras
-            import tensorflow as tf
         except Exception as exc:  # a broken install can raise more than ImportError
-            return False, f"cannot import keras/tensorflow: {one_line(exc)}"
+            return False, f"cannot import keras: {one_line(exc)}"
         backend = keras.backend.backend()
-        if backend != "tensorflow":
-            return False, f"keras backend is {backend!r}; this runner needs tensorflow"
-        return True, f"keras {keras.__version__} on tensorflow {tf.__version__}"
+        if backend not in ("tensorflow", "jax"):
+            return False, f"keras backend is {backend!r}; this runner needs tensorflow or jax"
+        try:
+            library = __import__(backend)
+        except Exception as exc:
+            return False, f"cannot import {backend}: {one_line(exc)}"
+        return True, f"keras {keras.__version__} on {backend} {library.__version__}"
 
     def prepare(self, artifact: ModelArtifact, options: RunnerOptions) -> None:
-        """Load the model, wrap it in a ``tf.function`` and compile it for the batch shape."""
+        """Load the model and compile it for the batch shape on the requested backend."""
         if options.precision not in SUPPORTED_PRECISIONS:
             raise RunnerError("keras runner supports precision f32 only")
         opts: KerasOptions = self.parse_options(options.extra)
@@ -71,13 +94,29 @@ class KerasRunner(Runner):
         if not ok:
             raise RunnerUnavailableError(reason)
         import keras
-        import tensorflow as tf
 
-        self._tf = tf
+        running = keras.backend.backend()
+        if running != opts.backend:
+            raise RunnerError(
+                f"keras backend {opts.backend} needs the isolated child (Keras is already imported "
+                f"here with {running}); drop --no-isolate"
+            )
         self._keras = keras
+        self._backend = opts.backend
         self._input_shape = tuple(artifact.input_shape)
-        # Threads first: loading the model starts TF's runtime, after which they are fixed.
-        self._threads_note = self._set_threads(tf, options.threads)
+        if opts.backend == "tensorflow":
+            import tensorflow as tf
+
+            self._tf = tf
+            # Threads first: loading the model starts TF's runtime, after which they are fixed.
+            self._threads_note = self._set_threads(tf, options.threads)
+        elif options.threads is not None:
+            self._threads_note = (
+                f"threads={options.threads} not applied: JAX's XLA CPU client sizes its own "
+                "thread pool and has no per-process thread setting"
+            )
+        else:
+            self._threads_note = None
         path = artifact.path("keras")
         register_custom_layers()
         try:
@@ -85,15 +124,22 @@ class KerasRunner(Runner):
         except Exception as exc:
             raise RunnerError(f"cannot load {path.name}: {one_line(exc)}") from exc
         self._jit_compile = opts.jit_compile
-        self._fn = tf.function(
-            lambda x: model(x, training=False),
-            jit_compile=self._jit_compile,
-            reduce_retracing=True,
-        )
         self._concrete = {}
+        if opts.backend == "jax":
+            self._jax = _JaxCall(model, self._jit_compile)
+            self._fn = self._jax
+        else:
+            self._fn = self._tf.function(
+                lambda x: model(x, training=False),
+                jit_compile=self._jit_compile,
+                reduce_retracing=True,
+            )
         # Staging a dummy batch traces and compiles now, so the first timed call is not the compile.
         dummy = self.stage(np.zeros((options.batch_size, *self._input_shape), np.float32))
-        self._device = dummy.fn(dummy.tensor).device
+        if self._jax is not None:
+            self._device = next(iter(dummy.tensor.devices()))
+        else:
+            self._device = dummy.fn(dummy.tensor).device
 
     @staticmethod
     def _set_threads(tf: Any, threads: int | None) -> str | None:
@@ -108,10 +154,9 @@ class KerasRunner(Runner):
         return None
 
     def stage(self, inputs: np.ndarray) -> _Staged:
-        """Copy the batch into a TF tensor once and fetch (compiling if new) its function."""
+        """Copy the batch into a backend tensor once and fetch (compiling if new) its function."""
         if self._fn is None:
             raise RunnerError("keras runner: call prepare() before stage()")
-        tf = self._tf
         x = np.asarray(inputs, dtype=np.float32)
         if tuple(x.shape[1:]) != self._input_shape:
             raise RunnerError(
@@ -119,6 +164,9 @@ class KerasRunner(Runner):
                 f"(batch, {', '.join(map(str, self._input_shape))})"
             )
         shape = tuple(x.shape)
+        if self._jax is not None:
+            return self._jax.stage(x)
+        tf = self._tf
         try:
             tensor = tf.constant(x)  # a copy: later changes to ``inputs`` do not reach it
             fn = self._concrete.get(shape)
@@ -136,6 +184,8 @@ class KerasRunner(Runner):
     def infer(self, staged: _Staged) -> np.ndarray:
         """Run the compiled function and copy the outputs to the host."""
         try:
+            if self._jax is not None:
+                return np.asarray(staged.fn(staged.tensor))  # waits for the result, on the host
             return staged.fn(staged.tensor).numpy()
         except Exception as exc:
             raise RunnerError(f"keras runner: inference failed: {one_line(exc)}") from exc
@@ -144,6 +194,8 @@ class KerasRunner(Runner):
         """Describe the Keras backend, device, thread pools and compile settings."""
         if self._fn is None:
             raise RunnerError("keras runner: call prepare() before describe()")
+        if self._jax is not None:
+            return self._describe_jax()
         tf, keras = self._tf, self._keras
         intra = tf.config.threading.get_intra_op_parallelism_threads()
         inter = tf.config.threading.get_inter_op_parallelism_threads()
@@ -152,6 +204,7 @@ class KerasRunner(Runner):
         if device != "CPU":
             device = f"{device}:{spec.device_index}"
         settings: dict[str, Any] = {
+            "keras_backend": "tensorflow",
             "jit_compile": self._jit_compile,
             "call": "tf.function:concrete",
             "intra_op": intra or "default",  # 0 means TF picks the pool size
@@ -169,7 +222,75 @@ class KerasRunner(Runner):
             settings=settings,
         )
 
+    def _describe_jax(self) -> RunnerDescription:
+        import jax
+        import jaxlib
+
+        keras, device = self._keras, self._device
+        name = "CPU" if device.platform == "cpu" else f"{device.platform.upper()}:{device.id}"
+        settings: dict[str, Any] = {
+            "keras_backend": "jax",
+            "jit_compile": self._jit_compile,
+            "call": "jax.jit:stateless_call" if self._jit_compile else "eager",
+            "intra_op": "default",  # XLA's CPU client picks its pool; nothing here sets it
+            "jax_device": str(device),
+        }
+        if self._threads_note:
+            settings["threads_not_set"] = self._threads_note
+        version = f"keras {keras.__version__} / jax {jax.__version__} (jaxlib {jaxlib.__version__})"
+        return RunnerDescription(
+            backend="jax",
+            backend_version=version,
+            device=name,
+            precision="f32",
+            threads=None,
+            settings=settings,
+        )
+
     def close(self) -> None:
         """Drop the model and its compiled functions."""
         self._fn = None
+        self._jax = None
         self._concrete = {}
+
+
+class _JaxCall:
+    """The model's ``stateless_call`` under ``jax.jit``, compiled ahead of time per batch shape.
+
+    The weights are arguments, not constants folded into each executable, as in Keras' own
+    ``predict``. ``infer`` converts the result with ``np.asarray``, which waits for the
+    computation and copies the outputs to the host.
+    """
+
+    def __init__(self, model: Any, jit_compile: bool) -> None:
+        import jax
+
+        self._jax = jax
+        self._model = model
+        self._state = (
+            [v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+        )
+        self._jit = jax.jit(self._call) if jit_compile else None
+        self._compiled: dict[tuple[int, ...], Any] = {}
+
+    def _call(self, trainable: Any, non_trainable: Any, x: Any) -> Any:
+        outputs, _ = self._model.stateless_call(trainable, non_trainable, x, training=False)
+        return outputs
+
+    def stage(self, x: np.ndarray) -> _Staged:
+        shape = tuple(x.shape)
+        try:
+            tensor = self._jax.device_put(x)  # a copy: later changes to ``x`` do not reach it
+            fn = self._compiled.get(shape)
+            if fn is None:
+                if self._jit is None:
+                    fn = functools.partial(self._call, *self._state)
+                else:
+                    fn = functools.partial(self._jit.lower(*self._state, tensor).compile(), *self._state)
+                np.asarray(fn(tensor))
+                self._compiled[shape] = fn
+        except Exception as exc:
+            msg = f"keras runner: cannot compile for {shape}: {one_line(exc)}"
+            raise RunnerError(msg) from exc
+        return _Staged(tensor, fn)
