@@ -83,6 +83,22 @@ def test_record_is_frozen_and_round_trips():
     assert BenchmarkRecord.model_validate_json(record.model_dump_json()) == record
 
 
+def test_nominal_power_sits_beside_the_measured_one_and_round_trips():
+    nominal = PowerFigures(
+        source="nominal-tdp",
+        power_mean_w=135.0,
+        energy_per_inference_j=135.0 / 350,
+        scope="nominal TDP of Intel Xeon E5-2698 v3 (135 W), not measured",
+        null_reasons={"energy_j": "a nominal TDP is a rating, not an energy counted over the window"},
+    )
+    record = BenchmarkRecord(**_minimal(power_nominal=nominal))
+    assert record.power.source == "unavailable" and record.power_nominal.power_mean_w == 135.0
+    assert BenchmarkRecord.model_validate_json(record.model_dump_json()) == record
+    assert BenchmarkRecord(**_minimal()).power_nominal is None
+    with pytest.raises(ValidationError, match="null without a reason: energy_j"):
+        PowerFigures(source="nominal-tdp", power_mean_w=135.0, energy_per_inference_j=0.4, scope="TDP")
+
+
 def test_unknown_fields_are_refused():
     with pytest.raises(ValidationError, match="Extra inputs"):
         BenchmarkRecord(**_minimal(latency_p99=1.0))

@@ -9,7 +9,9 @@ Format history (bump ``SCHEMA_VERSION`` and add a step to ``results.migrate`` on
   interval range, CARRY, method and details; ``performance.emulated`` marks emulation speed;
   the ``firmware-report`` scenario (harness ``report``) holds figures read from a tool's reports;
   workloads may come from an ``hls4ml-project``.
-- 3: ``environment.git_dirty``: whether the checkout had uncommitted changes (null: unknown).
+- 3: ``environment.git_dirty``: whether the checkout had uncommitted changes (null: unknown);
+  ``power_nominal``: the device's nominal TDP (source ``nominal-tdp``) and the energy per
+  inference it implies, beside the measured ``power``, never instead of it (null: not computed).
 """
 
 from __future__ import annotations
@@ -289,6 +291,12 @@ class BenchmarkRecord(_Frozen):
             "energy_per_inference_j": "no power meter",
             "scope": "no power meter",
         },
+    )
+    #: The device's nominal TDP and TDP / throughput, labelled as such: never a measurement.
+    power_nominal: PowerFigures | None = Field(
+        default=None,
+        description="Nominal TDP of the device (source nominal-tdp), beside the measured power; "
+        "null when the record has no throughput.",
     )
     accuracy: AccuracyFigures | None = None
     fpga: list[FpgaFigures] = Field(default_factory=list)

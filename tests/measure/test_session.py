@@ -143,3 +143,52 @@ def test_scoped_runner_options_reach_only_their_runner():
     assert runner_options_for("rtl", options) == {"clock_period_ns": 4.0, "latency_cutoff": 5}
     assert runner_options_for("hls4ml", options) == {"clock_period_ns": 4.0, "reuse_factor": 2}
     assert runner_options_for("keras", options) == {"clock_period_ns": 4.0}
+
+
+@pytest.mark.parametrize("runner", ["null", "onnxruntime"])
+def test_ok_record_carries_the_cpus_nominal_tdp_beside_the_measured_power(
+    standin_ctx, job, monkeypatch, runner
+):
+    from triggerbench.measure import environment
+
+    monkeypatch.setattr(environment, "_cpu_model", lambda: "Intel(R) Xeon(R) CPU E5-2698 v3 @ 2.30GHz")
+    record = measure_one(standin_ctx, job(runner))
+    assert record.status == "ok", record.error
+    nominal = record.power_nominal
+    if record.runner.device != "CPU":  # the null runner names no device: the reason is kept
+        assert nominal.power_mean_w is None and "no device model" in nominal.null_reasons["power_mean_w"]
+        return
+    assert nominal.source == "nominal-tdp" and nominal.power_mean_w == 135
+    throughput = record.performance.throughput_samples_per_s
+    assert nominal.energy_per_inference_j == pytest.approx(135 / throughput)
+    assert nominal.energy_j is None and "not an energy" in nominal.null_reasons["energy_j"]
+    assert "nominal TDP of Intel Xeon E5-2698 v3 (135 W), not measured" in nominal.scope
+    assert record.power.source != "nominal-tdp"  # the measured section stays what it was
+
+
+def test_an_unknown_cpu_model_records_why_there_is_no_nominal_tdp(standin_ctx, job, monkeypatch):
+    from triggerbench.measure import environment
+
+    monkeypatch.setattr(environment, "_cpu_model", lambda: "Intel(R) Xeon(R) Processor")
+    record = measure_one(standin_ctx, job("onnxruntime"))
+    assert record.status == "ok", record.error
+    assert record.power_nominal.source == "nominal-tdp"
+    assert record.power_nominal.null_reasons == dict.fromkeys(
+        ("power_mean_w", "energy_j", "energy_per_inference_j", "scope"),
+        "no nominal TDP for 'Intel(R) Xeon(R) Processor' in triggerbench's table",
+    )
+
+
+def test_this_hosts_cpu_model_gives_a_figure_or_the_reason(standin_ctx, job):
+    from triggerbench.power.tdp import nominal_tdp
+
+    record = measure_one(standin_ctx, job("onnxruntime"))
+    row, reason = nominal_tdp(record.environment.cpu_model)
+    if row is None:
+        assert record.power_nominal.null_reasons["power_mean_w"] == reason
+    else:
+        assert record.power_nominal.power_mean_w == row.tdp_w
+
+
+def test_a_record_without_throughput_has_no_nominal_power(standin_ctx, job):
+    assert measure_one(standin_ctx, job("fake_runners:RaisingRunner")).power_nominal is None

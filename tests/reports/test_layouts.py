@@ -40,6 +40,27 @@ def test_backend_table_picks_one_batch_and_marks_power_sources(report_records):
     assert any(line.startswith("hls4ml: emulation speed") for line in table.excluded)
 
 
+def test_backend_table_shows_the_nominal_tdp_only_where_nothing_was_measured(report_records):
+    from triggerbench.schema import PowerFigures
+
+    def with_nominal(r):
+        nominal = PowerFigures(
+            source="nominal-tdp",
+            power_mean_w=150.0,
+            energy_per_inference_j=150.0 / r.performance.throughput_samples_per_s,
+            scope="nominal TDP of Intel Xeon Gold 6248 (150 W), not measured",
+            null_reasons={"energy_j": "a nominal TDP is a rating"},
+        )
+        return r.model_copy(update={"power_nominal": nominal})
+
+    records = [with_nominal(r) if r.runner.name in ("keras", "onnxruntime") else r for r in report_records]
+    table = teacher_table(records)
+    keras, ort = cells(table, "keras"), cells(table, "onnxruntime")
+    assert keras["power"].text == "150 W" and "nominal" in note(table, keras["power"])[0]
+    assert keras["events/J"].text == "133"  # 20 000 events/s / 150 W
+    assert ort["power"].text == "50 W" and "measured-rapl" in note(table, ort["power"])[0]
+
+
 def test_backend_table_baseline_batch_and_bad_choices(report_records):
     table = teacher_table(report_records, baseline="onnxruntime", batch=1)
     assert "batch 1 (chosen with --batch)" in table.caption

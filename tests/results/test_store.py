@@ -261,6 +261,7 @@ def test_golden_v2_record_gains_an_unknown_dirty_flag():
     assert record.schema_version == SCHEMA_VERSION == 3
     assert record.environment.git_dirty is None
     assert record.environment.git_commit == raw["environment"]["git_commit"]
+    assert "power_nominal" not in raw and record.power_nominal is None
 
 
 @pytest.mark.parametrize("workload", ["m" * 230, "é" * 150])

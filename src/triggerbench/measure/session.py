@@ -17,6 +17,7 @@ from triggerbench.measure.outcome import ScenarioOutcome
 from triggerbench.measure.tight_loop import calibrate_latency_s, harness_overhead_per_query_s, run_tight_loop
 from triggerbench.models import workloads
 from triggerbench.power import default_meter
+from triggerbench.power.tdp import nominal_tdp
 from triggerbench.runners import registry
 from triggerbench.runners.base import Runner, RunnerOptions
 from triggerbench.runners.null import NullRunner
@@ -142,6 +143,33 @@ def _power_figures(meter, meter_reason: str, window, n_samples: int | None) -> P
     )
 
 
+def nominal_power_figures(
+    device: str | None, cpu_model: str | None, throughput_samples_per_s: float | None
+) -> PowerFigures | None:
+    """The device's nominal TDP and TDP / throughput, labelled nominal; None without throughput.
+
+    A runner on the host CPU (``device == "CPU"``) names its device model through the
+    environment's ``cpu_model``. A model the TDP table does not name keeps the section, with
+    null figures and the reason, so the record says why there is no nominal figure.
+    """
+    if not throughput_samples_per_s:
+        return None
+    figures = ("power_mean_w", "energy_j", "energy_per_inference_j", "scope")
+    if device != "CPU":
+        reason = f"no device model known for the runner's device {device!r}: no nominal TDP"
+        return PowerFigures(source=PowerSource.NOMINAL_TDP, null_reasons=dict.fromkeys(figures, reason))
+    row, reason = nominal_tdp(cpu_model)
+    if row is None:
+        return PowerFigures(source=PowerSource.NOMINAL_TDP, null_reasons=dict.fromkeys(figures, reason))
+    return PowerFigures(
+        source=PowerSource.NOMINAL_TDP,
+        power_mean_w=row.tdp_w,
+        energy_per_inference_j=row.tdp_w / throughput_samples_per_s,
+        scope=f"nominal TDP of {row.name} ({row.tdp_w:g} W), not measured (source: {row.source})",
+        null_reasons={"energy_j": "a nominal TDP is a rating, not an energy counted over the window"},
+    )
+
+
 def _stop_meter(meter, meter_reason: str):
     """Close the meter's window; a meter that fails loses its figures, never the measurement."""
     if meter is None:
@@ -264,6 +292,9 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
         validity=outcome.validity,
         trigger=outcome.trigger,
         power=power,
+        power_nominal=nominal_power_figures(
+            description.device, env.cpu_model, performance.throughput_samples_per_s if performance else None
+        ),
         accuracy=accuracy,
         fpga=fpga,
         environment=env,

@@ -50,14 +50,17 @@ def choose_batch(rows: pd.DataFrame) -> tuple[int, str]:
 
 
 def _power_cells(row: pd.Series, notes: Notes):
-    source = value(row, "power.source") or "unavailable"
-    watts = value(row, "power.power_mean_w")
-    per_event = value(row, "power.energy_per_inference_j")
+    section = "power"
+    if value(row, "power.power_mean_w") is None and value(row, "power_nominal.power_mean_w") is not None:
+        section = "power_nominal"  # no measured figure: show the nominal TDP, footnoted as such
+    source = value(row, f"{section}.source") or "unavailable"
+    watts = value(row, f"{section}.power_mean_w")
+    per_event = value(row, f"{section}.energy_per_inference_j")
     if watts is None:
         reason = value(row, "power.null_reasons.power_mean_w") or "no power figure recorded"
         dash = notes.cell(fmt.MISSING, f"no power figure: {reason}")
         return dash, dash
-    scope = value(row, "power.scope")
+    scope = value(row, f"{section}.scope")
     note = NOMINAL if source == "nominal-tdp" else f"{source}" + (f": {scope}" if scope else "")
     events_per_j = (
         notes.cell(fmt.rate(1.0 / per_event, ""), note) if per_event else notes.cell(fmt.MISSING, note)

@@ -28,9 +28,10 @@ def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _v2_to_v3(raw: dict[str, Any]) -> dict[str, Any]:
-    """``environment.git_dirty`` was added; version 2 did not look, so it is unknown."""
+    """``environment.git_dirty`` and ``power_nominal`` were added; version 2 had neither."""
     if isinstance(raw.get("environment"), dict):
         raw["environment"] = {**raw["environment"], "git_dirty": None}
+    raw.setdefault("power_nominal", None)
     return raw
 
 
