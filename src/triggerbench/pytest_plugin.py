@@ -104,8 +104,13 @@ def triggerbench(pytestconfig: pytest.Config) -> TriggerbenchSession:
 def _row(name: str, record: BenchmarkRecord) -> list[str]:
     from triggerbench.reports import format as fmt
 
-    perf, acc, power = record.performance, record.accuracy, record.power
-    watts = f"{fmt.number(power.power_mean_w)} W" if power.power_mean_w is not None else "—"
+    perf, acc = record.performance, record.accuracy
+    # A measured figure where a meter ran, else the nominal TDP's (its source says nominal-tdp).
+    power = next(
+        (p for p in (record.power, record.power_nominal) if p is not None and p.power_mean_w is not None),
+        record.power,
+    )
+    per_inference_j = power.energy_per_inference_j
     return [
         name,
         fmt.seconds(perf.latency_p50_s if perf else None),
@@ -113,16 +118,20 @@ def _row(name: str, record: BenchmarkRecord) -> list[str]:
         fmt.seconds(perf.latency_p999_s if perf else None),
         record.validity.verdict if record.status == "ok" else record.status.value,
         fmt.number(acc.max_abs_diff if acc else None),
-        f"{watts} ({power.source.value})",
+        fmt.si(power.power_mean_w, "W"),
+        fmt.si(per_inference_j, "J"),
+        fmt.number(1 / per_inference_j if per_inference_j else None),
+        power.source.value,
     ]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    """Print per benchmark what pytest-benchmark's table lacks: tails, verdict, accuracy, power."""
+    """Print per benchmark what pytest-benchmark's table lacks: tails, verdict, accuracy, energy."""
     session = config.stash.get(_SESSION_KEY, None)
     if session is None or not (session.records or session.extra_rows):
         return
-    header = ["benchmark", "p50", "p99", "p99.9", "verdict", "max|Δ| vs ref", "power (source)"]
+    header = ["benchmark", "p50", "p99", "p99.9", "verdict", "max|Δ| vs ref", "power", "J/inference"]
+    header += ["inferences/J", "power source"]
     rows = [header] + [_row(n, r) for n, r in session.records]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     tr = terminalreporter
