@@ -1,31 +1,14 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runs import one_line_error, tb
 
 from triggerbench import cli
 from triggerbench.results import load
 from triggerbench.schema import json_schema
-
-
-def tb(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "triggerbench.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-    )
-
-
-def one_line_error(proc: subprocess.CompletedProcess, message: str) -> None:
-    assert proc.returncode == 2, proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and message in lines[0], proc.stderr
-    assert "Traceback" not in proc.stderr
 
 
 def test_schema_command_prints_the_json_schema():

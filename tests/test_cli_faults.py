@@ -15,23 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runs import error_lines, tb
 
 from triggerbench import cli
 from triggerbench.results import load
 from triggerbench.schema import BenchmarkRecord
 
 TB = [sys.executable, "-m", "triggerbench.cli"]
-
-
-def run_cli(
-    *args: str, cwd: Path, env: dict | None = None, timeout: float = 600
-) -> subprocess.CompletedProcess:
-    return subprocess.run([*TB, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
-
-
-def error_lines(stderr: str) -> list[str]:
-    assert "Traceback" not in stderr, stderr
-    return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
 # --- a full or failing output folder ------------------------------------------------------------
@@ -62,7 +52,7 @@ def tmpfs(tmp_path):
 
 def test_a_full_output_folder_is_refused_before_measuring(tmp_path, tmpfs):
     full = tmpfs("64k")
-    proc = run_cli(
+    proc = tb(
         "run", "--workload", "standin-cnn", "--runner", "null", "--quick", "--out", str(full), cwd=tmp_path
     )
     assert proc.returncode == 2, proc.stderr
@@ -75,7 +65,7 @@ def test_a_full_output_folder_is_refused_before_measuring(tmp_path, tmpfs):
 def test_a_disk_that_fills_while_measuring_stops_the_run_and_keeps_the_record(tmp_path, tmpfs):
     out = tmpfs("2m")  # passes the probe; the runner fills it before the record is written
     env = {**os.environ, "TRIGGERBENCH_TEST_FILL": str(out / "filler.bin"), "TMPDIR": str(tmp_path)}
-    proc = run_cli(
+    proc = tb(
         "run", "--workload", "standin-cnn", "--runner", "fake_runners:DiskFillingRunner", "--batch", "1,2",
         "--quick", "--out", str(out), cwd=tmp_path, env=env,
     )  # fmt: skip
@@ -114,7 +104,7 @@ def test_a_failing_write_names_where_the_record_went(tmp_path, monkeypatch, caps
 def test_a_model_file_name_too_long_for_a_record_name_still_writes_the_record(tmp_path, standin_ctx):
     model = tmp_path / ("m" * 230 + ".onnx")
     shutil.copy(standin_ctx.artifact.path("onnx"), model)
-    proc = run_cli("run", "--model", str(model), "--runner", "null", "--quick", "--out", "res", cwd=tmp_path)
+    proc = tb("run", "--model", str(model), "--runner", "null", "--quick", "--out", "res", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     [written] = (tmp_path / "res").iterdir()
     assert len(written.name.encode()) <= 200
@@ -206,7 +196,7 @@ def test_a_killed_parent_takes_its_child_with_it(tmp_path):
 
 
 def test_a_child_killed_by_a_signal_is_reported_by_the_signal_s_name(tmp_path):
-    proc = run_cli(
+    proc = tb(
         "run",
         "--workload",
         "standin-cnn",
@@ -241,7 +231,7 @@ def test_modules_in_the_working_folder_do_not_run_in_the_runner_child(tmp_path):
 
 def test_a_pickled_npy_is_refused(tmp_path):
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}] * 4, dtype=object), allow_pickle=True)
-    proc = run_cli(
+    proc = tb(
         "run",
         "--workload",
         "standin-cnn",
@@ -263,7 +253,7 @@ def test_a_keras_lambda_layer_is_refused_by_safe_mode(tmp_path):
     inputs = keras.Input((4,))
     model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
     model.save(tmp_path / "lambda.keras")
-    proc = run_cli("run", "--model", "lambda.keras", "--runner", "null", "--quick", cwd=tmp_path)
+    proc = tb("run", "--model", "lambda.keras", "--runner", "null", "--quick", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     [line] = error_lines(proc.stderr)
     assert "cannot load Keras model lambda.keras" in line and "safe_mode" in line
@@ -285,7 +275,7 @@ def test_onnx_external_data_outside_the_model_folder_is_refused(tmp_path, standi
             if entry.key == "location":
                 entry.value = "../weights.bin"
     (tmp_path / "model" / "net.onnx").write_bytes(model.SerializeToString())
-    proc = run_cli("run", "--model", "model/net.onnx", "--runner", "null", "--quick", cwd=tmp_path)
+    proc = tb("run", "--model", "model/net.onnx", "--runner", "null", "--quick", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     [line] = error_lines(proc.stderr)
     assert "cannot load ONNX model" in line

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from cli_runs import one_line_error, tb
 from fpga.test_hls_reports import make_project
-from test_cli import one_line_error, tb
 
 from triggerbench.results.store import load_records
 

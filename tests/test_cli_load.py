@@ -3,9 +3,9 @@
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
+import cli_runs
 import pytest
 
 from triggerbench.schema import SCHEMA_VERSION
@@ -15,9 +15,7 @@ GOLDEN_V1 = Path(__file__).parent / "results" / "golden" / "record-v1.json"
 
 
 def tb(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "triggerbench.cli", *args], capture_output=True, text=True, timeout=300
-    )
+    return cli_runs.tb(*args, timeout=300)
 
 
 def _broken() -> dict[str, tuple[bytes, str]]:

@@ -1,37 +1,12 @@
 """``run -O KEY=VALUE`` for the keras and openvino runners: checked before measuring, and applied."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from cli_runs import TINY_WINDOWS, tb
 
 from triggerbench.results.store import load_records
 
-#: The smallest windows `run` takes: these tests check options, not speed.
-TINY = [
-    "--scenario",
-    "single-stream",
-    "--batch",
-    "1",
-    "--quick",
-    "--set",
-    "min_duration_s=0.05",
-    "--set",
-    "min_query_count=5",
-    "--set",
-    "repeats=1",
-]
-
-
-def tb(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "triggerbench.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-    )
+#: One single-stream batch in the smallest windows: these tests check options, not speed.
+TINY = ["--scenario", "single-stream", "--batch", "1", *TINY_WINDOWS]
 
 
 @pytest.mark.parametrize(

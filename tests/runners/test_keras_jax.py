@@ -5,10 +5,11 @@ Keras 3 fixes its backend when first imported, so JAX runs only in the isolated 
 """
 
 import subprocess
-import sys
 from pathlib import Path
 
+import cli_runs
 import pytest
+from cli_runs import TINY_WINDOWS
 
 from triggerbench.errors import RunnerError, UserInputError
 from triggerbench.measure.job import Job
@@ -17,36 +18,10 @@ from triggerbench.runners.base import RunnerOptions
 from triggerbench.runners.keras import KerasRunner
 
 WORKLOAD = ["--workload", "standin-cnn", "--runner", "keras"]
-#: The smallest windows ``run`` takes: these tests check the backend, not speed.
-TINY = [
-    "--quick",
-    "--set",
-    "min_duration_s=0.05",
-    "--set",
-    "min_query_count=5",
-    "--set",
-    "repeats=1",
-]
 
 
 def tb(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "triggerbench.cli",
-            "run",
-            "--workload",
-            "standin-cnn",
-            "--runner",
-            "keras",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-    )
+    return cli_runs.tb("run", *WORKLOAD, *args, cwd=cwd)
 
 
 @pytest.mark.parametrize(("given", "backend"), [("jax", "jax"), ("JAX", "jax"), ("TensorFlow", "tensorflow")])
@@ -78,7 +53,7 @@ def test_the_isolated_child_gets_keras_backend_from_the_job(options, env):
 
 
 def test_bad_backend_on_the_cli_is_one_error_line_and_exit_2(tmp_path):
-    proc = tb(tmp_path, "-O", "backend=torch", *TINY, "--out", "res")
+    proc = tb(tmp_path, "-O", "backend=torch", *TINY_WINDOWS, "--out", "res")
     assert proc.returncode == 2, proc.stderr[-3000:]
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1, proc.stderr[-3000:]
@@ -87,7 +62,7 @@ def test_bad_backend_on_the_cli_is_one_error_line_and_exit_2(tmp_path):
 
 
 def test_jax_runs_in_the_isolated_child_and_agrees_with_the_reference(tmp_path):
-    proc = tb(tmp_path, "-O", "backend=jax", *TINY, "--out", "res")
+    proc = tb(tmp_path, "-O", "backend=jax", *TINY_WINDOWS, "--out", "res")
     assert proc.returncode == 0, proc.stderr[-3000:]
     (record,) = load_records([tmp_path / "res"])
     assert record.status == "ok", record.error
@@ -98,7 +73,7 @@ def test_jax_runs_in_the_isolated_child_and_agrees_with_the_reference(tmp_path):
 
 
 def test_jax_without_isolation_fails_with_one_clear_line(tmp_path):
-    proc = tb(tmp_path, "-O", "backend=jax", *TINY, "--no-isolate", "--out", "res")
+    proc = tb(tmp_path, "-O", "backend=jax", *TINY_WINDOWS, "--no-isolate", "--out", "res")
     (record,) = load_records([tmp_path / "res"])
     assert record.status == "failed"
     assert record.error.message == (

@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+from cli_runs import TINY_WINDOWS
 
 from triggerbench.results.store import load_records
 from triggerbench.runners import registry
@@ -93,13 +94,7 @@ def test_cli_openvino_llp_vgg_with_one_thread(tmp_path):
             "single-stream",
             "--batch",
             "1,2",
-            "--quick",
-            "--set",
-            "min_duration_s=0.05",
-            "--set",
-            "min_query_count=5",
-            "--set",
-            "repeats=1",
+            *TINY_WINDOWS,
             "--out",
             str(tmp_path / "res"),
         ],
