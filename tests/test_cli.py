@@ -136,6 +136,17 @@ def test_bad_input_is_one_line_and_exit_2(bad, tmp_path, args, message, monkeypa
     assert [p.name for p in earlier.parent.iterdir()] == ["earlier.json"]
 
 
+def test_a_bad_value_for_a_runner_s_own_key_gets_no_scoping_hint(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "--workload", "standin-cnn", "--runner", "keras", "-O", "backend=Jaxx", "--quick"]
+    monkeypatch.setattr(sys, "argv", ["triggerbench", *argv])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 2
+    [line] = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
+    assert line == "error: keras runner: option backend='Jaxx': use one of tensorflow, jax"
+
+
 def test_report_of_bad_files_is_one_line(tmp_path):
     (tmp_path / "x.json").write_text("{")
     one_line_error(tb("report", str(tmp_path / "x.json"), "--out", str(tmp_path)), "not a readable JSON")

@@ -120,12 +120,17 @@ def _check_runner_options(runners: list[str], options: dict) -> None:
         try:
             cls.parse_options(runner_options_for(name, options))
         except UserInputError as exc:
-            raise UserInputError(f"{exc}{_scope_hint(options, classes)}") from None
+            raise UserInputError(f"{exc}{_scope_hint(options, classes, cls)}") from None
 
 
-def _scope_hint(options: dict, classes: dict) -> str:
-    """`` (scope it to the runner that takes it: keras.jit_compile=VALUE)`` for an unscoped key."""
-    for key in (k for k in options if "." not in k):
+def _scope_hint(options: dict, classes: dict, refused_by) -> str:
+    """`` (scope it to the runner that takes it: keras.jit_compile=VALUE)``, or nothing.
+
+    Only for an unscoped key the refusing runner does not take: a bad value for its own key
+    needs no hint.
+    """
+    own = refused_by.options_model.model_fields if refused_by.options_model else {}
+    for key in (k for k in options if "." not in k and k not in own):
         takers = [n for n, c in classes.items() if c.options_model and key in c.options_model.model_fields]
         if takers:
             return f" (scope it to the runner that takes it: {takers[0]}.{key}=VALUE)"
