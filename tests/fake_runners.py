@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+from fake_queries import busy
 
 from triggerbench.errors import ModelUnsupportedError
 from triggerbench.power.base import PowerMeter
-from triggerbench.runners.base import RunnerDescription
+from triggerbench.runners.base import AsyncQueue, RunnerDescription
 from triggerbench.runners.null import NullRunner
 from triggerbench.schema import FpgaFigures
 
@@ -165,3 +168,113 @@ class KilledRunner(NullRunner):
     def infer(self, staged: Any) -> np.ndarray:
         os.kill(os.getpid(), signal.SIGKILL)
         return self._out
+
+
+class FakeGpuRunner(NullRunner):
+    """Claims NVIDIA GPU 0 and pairs with its NVML meter (use with tests/doubles/nvml.py)."""
+
+    name = "fake-gpu"
+
+    def describe(self) -> RunnerDescription:
+        from triggerbench.devices.nvidia import gpu_info
+
+        gpu = gpu_info(0)
+        return RunnerDescription(
+            "fake-gpu", "0", "GPU:0", "f32", None, device_model=gpu.name, gpu=gpu, timing="host-to-host"
+        )
+
+    def power_meter(self):
+        from triggerbench.power import gpu_meter
+
+        return gpu_meter(0)
+
+
+class BatchingQueue(AsyncQueue):
+    """A device that starts work only once ``n_in_flight`` queries are queued (or on ``wait_all``).
+
+    Each query spins ``work_us`` on the device's one thread, so the device never runs faster
+    than 1 / ``work_us`` queries per second, on any host.
+
+    A harness that waited for each query before submitting the next would only ever start
+    groups of one; ``max_group`` records the largest group started by ``submit``, so a test sees
+    whether the harness kept ``n_in_flight`` in flight, whatever the host's speed. The group runs
+    on a worker thread, which calls each ``on_done`` (never the submitter's thread). The
+    ``fail_at``-th query fails on the device: its ``on_done`` is never called, and the error is
+    raised by the next ``submit`` and by ``wait_all``, as OpenVINO does.
+    """
+
+    def __init__(self, n: int, fail_at: int | None = None, work_us: float = 50, prompt: bool = True) -> None:
+        self.n_in_flight = n
+        self.prompt = prompt  # what the harness asked for (this device always calls back at once)
+        self.closed = False
+        self.fail_at = fail_at
+        self.work_us = work_us
+        self.max_group = 0
+        self.n_submitted = 0
+        self.n_done = 0
+        self.callback_threads: set[int] = set()
+        self._queued: list = []
+        self._device = ThreadPoolExecutor(1, thread_name_prefix="fake-device")
+        self._running: Future | None = None
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, on_done) -> None:
+        if self._error is not None:
+            raise self._error
+        self.n_submitted += 1
+        self._queued.append((self.n_submitted, on_done))
+        if len(self._queued) == self.n_in_flight:
+            self.max_group = max(self.max_group, self.n_in_flight)
+            self._start_group()
+
+    def _start_group(self) -> None:
+        if self._running is not None:
+            self._running.result()  # the device is busy: a full queue blocks, as on a real one
+        group, self._queued = self._queued, []
+        self._running = self._device.submit(self._run, group)
+
+    def _run(self, group) -> None:
+        for number, on_done in group:
+            busy(self.work_us)()
+            if number == self.fail_at:
+                self._error = RuntimeError(f"device lost at query {number}")
+                continue
+            with self._lock:
+                self.n_done += 1
+                self.callback_threads.add(threading.get_ident())
+            on_done()
+
+    def wait_all(self) -> None:
+        if self._queued:
+            self._start_group()
+        if self._running is not None:
+            self._running.result()
+        if self._error is not None:
+            raise self._error
+
+    def close(self) -> None:
+        self._device.shutdown(wait=True)
+        self.closed = True
+
+
+class QueuedRunner(NullRunner):
+    """Offers a ``BatchingQueue`` of 3 requests; the last one it made is kept for tests to read."""
+
+    name = "queued"
+    n_requests = 3
+    fail_at: int | None = None
+    last_queue: BatchingQueue | None = None
+
+    def async_queue(self, staged: Any, n: int | None = None, prompt: bool = True) -> BatchingQueue:
+        queue = BatchingQueue(n or self.n_requests, self.fail_at, prompt=prompt)
+        type(self).last_queue = queue
+        return queue
+
+
+class QueueFailingRunner(QueuedRunner):
+    """Its queue loses the device at the 30th query (in the calibration burst or in LoadGen's run:
+    either way the record must be failed with the device's error, and nothing may hang)."""
+
+    name = "queue-failing"
+    fail_at = 30

@@ -24,6 +24,7 @@ TINY = ["--scenario", "single-stream", "--batch", "1", *TINY_WINDOWS]
             "jit_compile=maybe",
             "openvino runner: unknown option(s) jit_compile; known options: performance_hint",
         ),
+        ("openvino", "requests=0", "openvino runner: option requests=0: use a whole number >= 1"),
         (
             "onnxruntime",
             "graph_optimization_level=basic",

@@ -6,19 +6,22 @@ from triggerbench.pytest_plugin import _row
 from triggerbench.schema import PowerFigures
 
 MEASURED = PowerFigures(
-    source="measured-rapl", power_mean_w=20.0, energy_j=2.0, energy_per_inference_j=2e-3, scope="package 0"
+    source="measured-rapl",
+    power_mean_w=20.0,
+    energy_j=2.0,
+    energy_per_inference_j=2e-3,
+    scope="package 0",
+    window_s=0.1,
+    null_reasons={"idle": "not measured"},
 )
 NOMINAL = PowerFigures(
     source="nominal-tdp",
     power_mean_w=135.0,
     energy_per_inference_j=0.135,
     scope="nominal TDP of Intel Xeon E5-2698 v3 (135 W), not measured",
-    null_reasons={"energy_j": "a rating"},
+    null_reasons=dict.fromkeys(("energy_j", "window_s", "idle"), "a rating"),
 )
-UNAVAILABLE = PowerFigures(
-    source="unavailable",
-    null_reasons=dict.fromkeys(("power_mean_w", "energy_j", "energy_per_inference_j", "scope"), "no meter"),
-)
+UNAVAILABLE = PowerFigures.unavailable("no meter")
 
 
 def energy_cells(record) -> list[str]:
@@ -38,3 +41,41 @@ def test_without_a_meter_the_nominal_tdp_is_shown_and_says_nominal():
 def test_neither_gives_dashes_and_the_reason_s_source():
     record = make_record(power=UNAVAILABLE.model_dump())
     assert energy_cells(record) == ["—", "—", "—", "unavailable"]
+
+
+class _Reporter:
+    def __init__(self):
+        self.lines = []
+
+    def section(self, title):
+        self.lines.append(f"== {title}")
+
+    def write_line(self, line):
+        self.lines.append(line)
+
+
+def _summary(records, notes=()):
+    import pytest
+
+    from triggerbench.pytest_plugin import _SESSION_KEY, TriggerbenchSession, pytest_terminal_summary
+
+    config = type("Config", (), {"stash": pytest.Stash()})()
+    config.stash[_SESSION_KEY] = TriggerbenchSession(
+        quick=True, out_dir=None, records=list(records), extra_rows=list(notes)
+    )
+    reporter = _Reporter()
+    pytest_terminal_summary(reporter, 0, config)
+    return reporter.lines
+
+
+def test_summary_says_once_what_each_power_figure_covers():
+    measured = make_record(power=MEASURED.model_dump(), power_nominal=NOMINAL.model_dump())
+    nominal = make_record(power=UNAVAILABLE.model_dump(), power_nominal=NOMINAL.model_dump())
+    lines = _summary([("a", measured), ("b", measured), ("c", nominal)])
+    assert lines.count("power scope (measured-rapl): package 0") == 1
+    assert "power scope (nominal-tdp): nominal TDP of Intel Xeon E5-2698 v3 (135 W), not measured" in lines
+
+
+def test_summary_with_only_side_by_side_notes_has_no_empty_table():
+    lines = _summary([], notes=[("ratio", "1.5x")])
+    assert lines == ["== triggerbench: side-by-side ratios", "ratio: 1.5x"]

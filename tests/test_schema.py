@@ -9,6 +9,7 @@ from triggerbench.schema import (
     BenchmarkRecord,
     ErrorInfo,
     FpgaFigures,
+    IdleBaseline,
     PerformanceFigures,
     PowerFigures,
     json_schema,
@@ -89,7 +90,10 @@ def test_nominal_power_sits_beside_the_measured_one_and_round_trips():
         power_mean_w=135.0,
         energy_per_inference_j=135.0 / 350,
         scope="nominal TDP of Intel Xeon E5-2698 v3 (135 W), not measured",
-        null_reasons={"energy_j": "a nominal TDP is a rating, not an energy counted over the window"},
+        null_reasons=dict.fromkeys(
+            ("energy_j", "window_s", "idle"),
+            "a nominal TDP is a rating, not an energy counted over the window",
+        ),
     )
     record = BenchmarkRecord(**_minimal(power_nominal=nominal))
     assert record.power.source == "unavailable" and record.power_nominal.power_mean_w == 135.0
@@ -120,7 +124,7 @@ def test_every_figure_name_carries_a_unit():
         "_rel_stdev",
         "_diff",
     )
-    figures = [*PerformanceFigures.model_fields, *PowerFigures.model_fields]
+    figures = [*PerformanceFigures.model_fields, *PowerFigures.model_fields, *IdleBaseline.model_fields]
     unitless = {
         "null_reasons",
         "source",
@@ -130,6 +134,8 @@ def test_every_figure_name_carries_a_unit():
         "n_warmup",
         "repeat_throughput_rel_stdev",
         "emulated",
+        "idle",  # a section; its own figures are checked
+        "notes",
     }
     for name in figures:
         assert name in unitless or name.endswith(units), name

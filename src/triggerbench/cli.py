@@ -293,6 +293,7 @@ def _run_jobs(ctx, ctx_dir: Path, jobs, state: _RunState, isolate: bool) -> int:
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
     )
+    said: set[tuple[str, str]] = set()
     try:
         with Progress(*columns, console=console, transient=True) as progress:
             task = progress.add_task("measuring", total=len(jobs))
@@ -305,6 +306,7 @@ def _run_jobs(ctx, ctx_dir: Path, jobs, state: _RunState, isolate: bool) -> int:
                 _write(record, state)
                 failed += record.status == "failed"
                 table.add_row(*_summary_row(record))
+                _say_why_not_measured(record, said)
                 for warning in record.warnings:
                     err_console.print(f"[yellow]warning[/] {job.runner}/{job.scenario}: {warning}")
                 progress.advance(task)
@@ -330,6 +332,20 @@ def _write(record, state: _RunState) -> None:
             f"the run stopped: {state.summary()}; the record just measured is {where}"
         ) from None
     state.written += 1
+
+
+def _say_why_not_measured(record, said: set[tuple[str, str]]) -> None:
+    """One whole line per runner and reason (the table's cell is cut): what is missing, how to get it."""
+    if record.error is None or (record.runner.name, record.error.message) in said:
+        return
+    said.add((record.runner.name, record.error.message))
+    colour = "yellow" if record.status == "skipped" else "red"
+    err_console.print(
+        f"[{colour}]{record.status.value}[/] {escape(record.runner.name)}: "
+        + escape(record.error.message.strip().splitlines()[0] if record.error.message.strip() else "?"),
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _summary_row(record) -> list[str]:

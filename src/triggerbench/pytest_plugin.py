@@ -101,15 +101,19 @@ def triggerbench(pytestconfig: pytest.Config) -> TriggerbenchSession:
     return pytestconfig.stash[_SESSION_KEY]
 
 
+def _shown_power(record: BenchmarkRecord):
+    """A measured figure where a meter ran, else the nominal TDP's (its source says nominal-tdp)."""
+    return next(
+        (p for p in (record.power, record.power_nominal) if p is not None and p.power_mean_w is not None),
+        record.power,
+    )
+
+
 def _row(name: str, record: BenchmarkRecord) -> list[str]:
     from triggerbench.reports import format as fmt
 
     perf, acc = record.performance, record.accuracy
-    # A measured figure where a meter ran, else the nominal TDP's (its source says nominal-tdp).
-    power = next(
-        (p for p in (record.power, record.power_nominal) if p is not None and p.power_mean_w is not None),
-        record.power,
-    )
+    power = _shown_power(record)
     per_inference_j = power.energy_per_inference_j
     return [
         name,
@@ -135,11 +139,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     rows = [header] + [_row(n, r) for n, r in session.records]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     tr = terminalreporter
-    tr.section("triggerbench: latency tails, validity, accuracy, power")
-    for i, row in enumerate(rows):
-        tr.write_line("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
-        if i == 0:
-            tr.write_line("  ".join("-" * w for w in widths))
+    if session.records:  # only side-by-side notes: no empty table
+        tr.section("triggerbench: latency tails, validity, accuracy, power")
+        for i, row in enumerate(rows):
+            tr.write_line("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+            if i == 0:
+                tr.write_line("  ".join("-" * w for w in widths))
+        # What each power figure covers (a whole socket, one GPU, a TDP), once per distinct scope.
+        scopes = {(p.source.value, p.scope) for p in map(_shown_power, (r for _, r in session.records))}
+        for source, scope in sorted(s for s in scopes if s[1]):
+            tr.write_line(f"power scope ({source}): {scope}")
     for record_name, record in session.records:
         for warning in record.warnings:
             tr.write_line(f"warning {record_name}: {warning}")

@@ -12,6 +12,11 @@ Format history (bump ``SCHEMA_VERSION`` and add a step to ``results.migrate`` on
 - 3: ``environment.git_dirty``: whether the checkout had uncommitted changes (null: unknown);
   ``power_nominal``: the device's nominal TDP (source ``nominal-tdp``) and the energy per
   inference it implies, beside the measured ``power``, never instead of it (null: not computed).
+- 4: GPUs and energy: ``runner.device_model`` (the device's model name, what the nominal TDP is
+  looked up by), ``runner.gpu`` (NVML's view of the GPU: name, driver, CUDA, compute capability),
+  ``runner.timing`` (host-to-host or device-only); ``scenario.requests_in_flight``; in ``power``
+  and ``power_nominal``: ``window_s``, ``energy_by_domain_j``, ``idle`` (the idle baseline and
+  the energy above it) and ``notes`` (e.g. a window lengthened for a coarse counter).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 Scalar = str | int | float | bool | None
 
@@ -95,6 +100,26 @@ class WorkloadInfo(_Frozen):
     output_shape: list[int] = Field(description="Per-sample output shape, batch axis excluded.")
 
 
+class GpuInfo(_Frozen):
+    """An NVIDIA GPU as NVML and the CUDA runtime describe it."""
+
+    index: int = Field(ge=0, description="NVML device index (before CUDA_VISIBLE_DEVICES).")
+    name: str
+    uuid: str | None = None
+    driver_version: str | None = None
+    cuda_driver_version: str | None = Field(default=None, description="Highest CUDA the driver supports.")
+    cuda_runtime_version: str | None = Field(default=None, description="CUDA the backend was built for.")
+    compute_capability: str | None = None
+    memory_total_bytes: int | None = None
+    power_limit_w: float | None = None
+
+
+#: What a query's time includes on an accelerator: ``host-to-host`` copies the inputs from host
+#: memory to the device and the outputs back (what a trigger sees); ``device-only`` keeps both
+#: in device memory (IOBinding), the kernel time alone.
+Timing = Literal["host-to-host", "device-only"]
+
+
 class RunnerInfo(_Frozen):
     """The backend that ran the model and its settings."""
 
@@ -102,6 +127,11 @@ class RunnerInfo(_Frozen):
     backend: str
     backend_version: str | None = None
     device: str | None = None
+    device_model: str | None = Field(
+        default=None, description="The device's model name (CPU model, GPU name, FPGA card)."
+    )
+    gpu: GpuInfo | None = None
+    timing: Timing | None = None
     precision: str | None = None
     batch_size: int = Field(ge=1)
     threads: int | None = None
@@ -113,6 +143,9 @@ class ScenarioInfo(_Frozen):
 
     name: Literal["single-stream", "multi-stream", "server", "offline", "trigger", "firmware-report"]
     harness: Literal["tight-loop", "loadgen", "trigger-stream", "report"]
+    requests_in_flight: int = Field(
+        default=1, ge=1, description="Queries the harness keeps issued at once (1: synchronous)."
+    )
     settings: dict[str, Scalar] = Field(default_factory=dict)
 
 
@@ -174,14 +207,42 @@ class TriggerFigures(_WithNullReasons):
     rate_search: list[RateTrial] = Field(default_factory=list)
 
 
+class IdleBaseline(_WithNullReasons):
+    """The device's power with nothing running, read just before the window, and what is above it."""
+
+    power_w: float
+    duration_s: float
+    energy_above_idle_j: float | None = None
+    energy_per_inference_above_idle_j: float | None = None
+
+
 class PowerFigures(_WithNullReasons):
-    """Mean power and energy per inference, with the figure's source."""
+    """Mean power and energy per inference, with the figure's source.
+
+    ``energy_per_inference_j`` is the window's mean power over the throughput (so the harness'
+    own start-up inside the window does not count as inferences); ``idle`` holds the idle
+    baseline and the same figures above it.
+    """
 
     source: PowerSource
     power_mean_w: float | None = None
     energy_j: float | None = None
     energy_per_inference_j: float | None = None
     scope: str | None = Field(default=None, description="What the meter covers, e.g. CPU package 0.")
+    window_s: float | None = Field(default=None, description="Length of the meter's window.")
+    energy_by_domain_j: dict[str, float] = Field(
+        default_factory=dict, description="Energy per meter domain, e.g. package-0, dram-0, gpu-0."
+    )
+    idle: IdleBaseline | None = None
+    notes: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def unavailable(cls, reason: str, source: PowerSource = PowerSource.UNAVAILABLE) -> PowerFigures:
+        """A section with every figure null for one reason (no meter, nothing to rate)."""
+        figures = [
+            n for n in cls.model_fields if n not in ("source", "null_reasons", "energy_by_domain_j", "notes")
+        ]
+        return cls(source=source, null_reasons=dict.fromkeys(figures, reason))
 
 
 class AccuracyFigures(_WithNullReasons):
@@ -272,7 +333,7 @@ def _utc_now() -> datetime:
 class BenchmarkRecord(_Frozen):
     """One measurement of one workload on one runner in one scenario."""
 
-    schema_version: Literal[3] = SCHEMA_VERSION
+    schema_version: Literal[4] = SCHEMA_VERSION
     run_id: str = Field(default_factory=_new_run_id)
     timestamp_utc: datetime = Field(default_factory=_utc_now)
     status: Status
@@ -283,15 +344,7 @@ class BenchmarkRecord(_Frozen):
     performance: PerformanceFigures | None = None
     validity: Validity = Validity(verdict="UNCHECKED")
     trigger: TriggerFigures | None = None
-    power: PowerFigures = PowerFigures(
-        source=PowerSource.UNAVAILABLE,
-        null_reasons={
-            "power_mean_w": "no power meter",
-            "energy_j": "no power meter",
-            "energy_per_inference_j": "no power meter",
-            "scope": "no power meter",
-        },
-    )
+    power: PowerFigures = PowerFigures.unavailable("no power meter")
     #: The device's nominal TDP and TDP / throughput, labelled as such: never a measurement.
     power_nominal: PowerFigures | None = Field(
         default=None,

@@ -1,4 +1,5 @@
 import math
+import threading
 
 import pytest
 from fake_queries import busy
@@ -203,3 +204,107 @@ def test_parse_detail_log(tmp_path):
     assert log.warnings == ["warning_generic_message: careful"]
     assert log.errors == ["error_invalid_test_settings: bad"]
     assert log.unparsed_lines == 1
+
+
+@pytest.fixture
+def completions(monkeypatch):
+    """Every sample id LoadGen is told is complete, in order (the real call still runs)."""
+    from triggerbench.measure import loadgen
+
+    seen: list[int] = []
+    real = loadgen.lg.QuerySamplesComplete
+
+    def spy(responses):
+        seen.extend(r.id for r in responses)
+        real(responses)
+
+    monkeypatch.setattr(loadgen.lg, "QuerySamplesComplete", spy)
+    return seen
+
+
+@pytest.fixture
+def fixed_queue_rate(monkeypatch):
+    """The queue's calibrated rate, fixed at what the fake device can never beat (1 / 50 us).
+
+    The device spins 50 us per query on one thread, so LoadGen's schedule can only outlast
+    min_duration (VALID on any host); and the queue starts fresh at query 1 in LoadGen's run.
+    """
+    from triggerbench.measure import loadgen
+
+    monkeypatch.setattr(loadgen, "queue_calls_per_s", lambda queue: 1 / LATENCY_S)
+
+
+def all_once(ids: list[int], n_samples: int) -> bool:
+    return len(ids) == n_samples and len(set(ids)) == n_samples
+
+
+@pytest.mark.parametrize("scenario", ["offline", "server"])
+def test_queue_keeps_n_in_flight_and_completes_each_sample_once(
+    tmp_path, query, completions, fixed_queue_rate, scenario
+):
+    from fake_runners import BatchingQueue
+
+    queue = BatchingQueue(3)
+    opened = []
+
+    def open_queue(prompt: bool) -> BatchingQueue:
+        opened.append(prompt)
+        return queue
+
+    outcome = run_loadgen(scenario, query, 4, SETTINGS, tmp_path / scenario, LATENCY_S, open_queue=open_queue)
+    check_sections(outcome, scenario, tmp_path / scenario)
+    # server's latencies count from each completion: it asks for prompt ones; offline needn't
+    assert opened == [scenario == "server"] and queue.closed
+    perf = outcome.performance
+    assert outcome.requests_in_flight == 3 == outcome.settings["requests_in_flight"]
+    assert outcome.settings["calibrated_queue_calls_per_s"] == pytest.approx(1 / LATENCY_S)
+    # The device starts only with 3 queued: the harness submitted without waiting for any.
+    assert queue.max_group == 3
+    assert outcome.settings["query_fn_calls"] == queue.n_submitted == queue.n_done
+    # completed from the device's thread, each sample exactly once
+    assert threading.get_ident() not in queue.callback_threads
+    assert all_once(completions, perf.n_samples)
+    if scenario == "offline":
+        assert outcome.validity.verdict == "VALID", outcome.validity.reasons
+        assert queue.n_submitted == math.ceil(perf.n_samples / 4)
+    else:
+        assert queue.n_submitted == perf.n_queries  # one sample per server query
+        # ... and one query() call per query: the load offered is calls/s, not samples/s
+        assert outcome.settings["server_target_qps"] == pytest.approx(0.3 / LATENCY_S)
+
+
+def test_single_stream_never_opens_the_queue(tmp_path, query):
+    def open_queue(prompt: bool) -> None:
+        raise AssertionError("single-stream opened the queue")
+
+    short = SETTINGS.model_copy(update={"min_duration_s": 0.05})
+    outcome = run_loadgen("single-stream", query, 1, short, tmp_path, LATENCY_S, open_queue=open_queue)
+    assert outcome.requests_in_flight == 1 == outcome.settings["requests_in_flight"]
+    assert "calibrated_queue_calls_per_s" not in outcome.settings
+
+
+def test_a_query_failing_in_the_queue_raises_once_loadgen_ends(
+    tmp_path, query, completions, fixed_queue_rate
+):
+    from fake_runners import BatchingQueue
+
+    # Query 20 fails on the device and never calls back: its samples, and those of every chunk
+    # after it, must still be completed, or LoadGen would wait for them forever.
+    queue = BatchingQueue(3, fail_at=20)
+    with pytest.raises(RuntimeError, match="device lost at query 20"):
+        run_loadgen("offline", query, 4, SETTINGS, tmp_path, LATENCY_S, open_queue=lambda prompt: queue)
+    assert queue.closed
+    assert len(completions) == len(set(completions)) > 20 * 4
+    assert queue.n_submitted < 30  # nothing submitted once the error was seen
+
+
+def test_queue_calibration_burst_keeps_every_request_busy():
+    from fake_runners import BatchingQueue
+
+    from triggerbench.measure.loadgen import queue_calls_per_s
+
+    queue = BatchingQueue(4)
+    rate = queue_calls_per_s(queue, duration_s=0.01)
+    queue.close()
+    assert rate > 0 and queue.max_group == 4
+    assert queue.n_submitted >= 5 * 4 and queue.n_done == queue.n_submitted  # warm-up round + 4

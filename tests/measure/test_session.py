@@ -1,3 +1,4 @@
+import math
 from pathlib import Path
 
 import numpy as np
@@ -174,7 +175,7 @@ def test_an_unknown_cpu_model_records_why_there_is_no_nominal_tdp(standin_ctx, j
     assert record.status == "ok", record.error
     assert record.power_nominal.source == "nominal-tdp"
     assert record.power_nominal.null_reasons == dict.fromkeys(
-        ("power_mean_w", "energy_j", "energy_per_inference_j", "scope"),
+        ("power_mean_w", "energy_j", "energy_per_inference_j", "scope", "window_s", "idle"),
         "no nominal TDP for 'Intel(R) Xeon(R) Processor' in triggerbench's table",
     )
 
@@ -192,3 +193,48 @@ def test_this_hosts_cpu_model_gives_a_figure_or_the_reason(standin_ctx, job):
 
 def test_a_record_without_throughput_has_no_nominal_power(standin_ctx, job):
     assert measure_one(standin_ctx, job("fake_runners:RaisingRunner")).power_nominal is None
+
+
+def test_a_gpu_runner_gets_its_gpus_nvml_energy_idle_baseline_and_nominal_tdp(standin_ctx, job, monkeypatch):
+    from doubles import nvml
+
+    nvml.install(monkeypatch, [nvml.FakeGpu(name="NVIDIA H200", power_w=120.0)])
+    record = measure_one(standin_ctx, job("fake_runners:FakeGpuRunner"))
+    assert record.status == "ok", record.error
+    assert record.runner.device == "GPU:0" and record.runner.device_model == "NVIDIA H200"
+    assert record.runner.gpu.compute_capability == "9.0" and record.runner.timing == "host-to-host"
+    power = record.power
+    assert power.source == "measured-nvml" and "GPU 0 (NVIDIA H200)" in power.scope
+    assert power.power_mean_w == pytest.approx(120.0, rel=0.2)
+    assert power.energy_by_domain_j.keys() == {"gpu-0"}
+    assert power.idle.power_w == pytest.approx(120.0, rel=0.2)  # the double draws the same idle
+    # the quick window (0.3 s) is shorter than NVML resolves: lengthened, and said
+    assert power.window_s >= 1.0 and "separate" in power.notes[0]
+    nominal = record.power_nominal
+    assert nominal.power_mean_w == 700 and "H200" in nominal.scope
+
+
+def test_offline_keeps_the_runners_requests_in_flight_and_records_n(standin_ctx, job):
+    from fake_runners import QueuedRunner
+
+    record = measure_one(standin_ctx, job("fake_runners:QueuedRunner", scenario="offline", batch_size=4))
+    assert record.status == "ok", record.error
+    assert record.scenario.requests_in_flight == 3 == record.scenario.settings["requests_in_flight"]
+    assert record.scenario.settings["calibrated_queue_calls_per_s"] > 0
+    queue = QueuedRunner.last_queue
+    assert queue.max_group == 3 and queue.n_done == queue.n_submitted
+    # LoadGen's run went through the queue: one submit per chunk of 4 samples
+    assert record.scenario.settings["query_fn_calls"] == math.ceil(record.performance.n_samples / 4)
+
+
+@pytest.mark.parametrize(("scenario", "n"), [("server", 3), ("single-stream", 1)])
+def test_server_uses_the_queue_and_single_stream_stays_synchronous(standin_ctx, job, scenario, n):
+    record = measure_one(standin_ctx, job("fake_runners:QueuedRunner", scenario=scenario))
+    assert record.status == "ok", record.error
+    assert record.scenario.requests_in_flight == n
+
+
+def test_a_failure_in_the_runners_queue_is_a_failed_record(standin_ctx, job):
+    record = measure_one(standin_ctx, job("fake_runners:QueueFailingRunner", scenario="offline"))
+    assert record.status == "failed" and record.performance is None
+    assert record.error.type == "RuntimeError" and "device lost at query 30" in record.error.message

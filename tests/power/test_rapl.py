@@ -1,32 +1,73 @@
+"""The RAPL meter, read by Zeus from a fake powercap tree laid out as the kernel does."""
+
+import pytest
+from doubles import powercap
+from doubles.nvml import reset_zeus
+
+from triggerbench.power import default_meter
 from triggerbench.power.rapl import RaplMeter
 
 
-def _zone(root, name, energy_uj, max_uj=1_000_000):
-    zone = root / name
-    zone.mkdir()
-    (zone / "energy_uj").write_text(str(energy_uj))
-    (zone / "max_energy_range_uj").write_text(str(max_uj))
-    return zone
-
-
-def test_rapl_sums_packages_and_unwraps(tmp_path):
-    p0 = _zone(tmp_path, "intel-rapl:0", 999_000)
-    p1 = _zone(tmp_path, "intel-rapl:1", 10)
-    _zone(tmp_path, "intel-rapl:0:0", 5)  # a sub-zone (core), inside package 0: not summed
-    assert RaplMeter.available(tmp_path)[0]
-    meter = RaplMeter(tmp_path)
+def test_rapl_adds_package_and_dram_domains_of_every_package(tmp_path, monkeypatch):
+    zones = powercap.install(monkeypatch, tmp_path, packages=2)
+    ok, reason = RaplMeter.available()
+    assert ok, reason
+    meter, _ = default_meter()
+    assert isinstance(meter, RaplMeter)
+    assert "2 CPU package(s) and DRAM of 2" in meter.scope
     meter.start()
-    (p0 / "energy_uj").write_text("2000")  # wrapped: 1_000 uj to the top, then 2_000
-    (p1 / "energy_uj").write_text("500010")
+    zones["package-0"].energy_uj += 3_000_000
+    zones["package-1"].energy_uj += 1_000_000
+    zones["dram-0"].energy_uj += 250_000
     window = meter.stop()
-    assert abs(window.energy_j - (3_000 + 500_000) * 1e-6) < 1e-12
+    meter.close()
+    assert window.by_domain_j == pytest.approx(
+        {"package-0": 3.0, "package-1": 1.0, "dram-0": 0.25, "dram-1": 0.0}, abs=1e-9
+    )
+    assert window.energy_j == pytest.approx(4.25)
     assert window.power_mean_w > 0
 
 
-def test_rapl_unavailable_says_why(tmp_path):
-    ok, reason = RaplMeter.available(tmp_path)
-    assert not ok and "no RAPL package zones" in reason
-    zone = tmp_path / "intel-rapl:0"
-    zone.mkdir()
-    ok, reason = RaplMeter.available(tmp_path)
-    assert not ok and "cannot read" in reason
+def test_rapl_without_dram_says_so_in_its_scope(tmp_path, monkeypatch):
+    powercap.install(monkeypatch, tmp_path, packages=1, dram=False)
+    assert "no DRAM domain" in RaplMeter().scope
+
+
+def test_rapl_absent_says_why_without_importing_zeus(tmp_path, monkeypatch):
+    from triggerbench.power import rapl
+
+    monkeypatch.setattr(rapl, "POWERCAP", tmp_path)
+    monkeypatch.setattr(rapl, "ZEUS_CONTAINER_POWERCAP", tmp_path / "absent")
+    ok, reason = RaplMeter.available()
+    assert not ok and reason == f"no RAPL under {tmp_path} (a VM, a container or a non-x86 host)"
+    assert default_meter() == (None, reason)
+
+
+def test_rapl_without_permission_says_how_to_get_it(tmp_path, monkeypatch):
+    # Root reads any file, so the kernel's EACCES (RAPL is root-only since Linux 5.10) is raised
+    # where Zeus turns it into its own error: reading a zone's energy_uj.
+    import builtins
+
+    import zeus.device.cpu.rapl as zeus_rapl
+
+    powercap.install(monkeypatch, tmp_path)
+    real_open = builtins.open
+
+    def denying_open(path, *args, **kwargs):
+        if str(path).endswith("energy_uj"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(zeus_rapl, "open", denying_open, raising=False)
+    ok, reason = RaplMeter.available()
+    assert not ok
+    assert reason.startswith("RAPL counters are not readable by this user; run as root")
+    assert default_meter() == (None, reason)
+
+
+def test_this_hosts_rapl_is_measured_or_says_why(monkeypatch):
+    reset_zeus(monkeypatch)
+    meter, reason = default_meter()
+    assert reason
+    if meter is not None:
+        meter.close()

@@ -232,6 +232,6 @@ def test_a_runner_paired_with_the_meter_gets_measured_xrt_power(
     assert record.status == "ok", record.error
     assert record.power.source == "measured-xrt"
     assert record.power.power_mean_w == pytest.approx(20.5)
-    n = record.performance.n_samples
-    assert record.power.energy_per_inference_j == pytest.approx(record.power.energy_j / n)
+    throughput = record.performance.throughput_samples_per_s
+    assert record.power.energy_per_inference_j == pytest.approx(record.power.power_mean_w / throughput)
     assert "BDF 0000:17:00.1" in record.power.scope

@@ -104,9 +104,16 @@ def report_records():
         energy_j=5.0,
         energy_per_inference_j=0.05,
         scope="package 0",
+        window_s=0.1,
+        null_reasons={"idle": "no baseline"},
     )
     nominal = dict(
-        source="nominal-tdp", power_mean_w=250.0, energy_j=25.0, energy_per_inference_j=0.025, scope="TDP"
+        source="nominal-tdp",
+        power_mean_w=250.0,
+        energy_j=25.0,
+        energy_per_inference_j=0.025,
+        scope="TDP",
+        null_reasons=dict.fromkeys(("window_s", "idle"), "a rating"),
     )
     records = [
         record("muon-l0-teacher", "teacher", "keras", 1, 2_000.0, 1e-3, metrics=teacher),

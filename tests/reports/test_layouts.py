@@ -49,7 +49,7 @@ def test_backend_table_shows_the_nominal_tdp_only_where_nothing_was_measured(rep
             power_mean_w=150.0,
             energy_per_inference_j=150.0 / r.performance.throughput_samples_per_s,
             scope="nominal TDP of Intel Xeon Gold 6248 (150 W), not measured",
-            null_reasons={"energy_j": "a nominal TDP is a rating"},
+            null_reasons=dict.fromkeys(("energy_j", "window_s", "idle"), "a nominal TDP is a rating"),
         )
         return r.model_copy(update={"power_nominal": nominal})
 

@@ -94,7 +94,15 @@ def record(
 
 
 def measured(source: str, energy_j: float) -> dict:
-    return dict(source=source, power_mean_w=50.0, energy_j=1.0, energy_per_inference_j=energy_j, scope="pkg")
+    return dict(
+        source=source,
+        power_mean_w=50.0,
+        energy_j=1.0,
+        energy_per_inference_j=energy_j,
+        scope="pkg",
+        window_s=1.0,
+        null_reasons={"idle": "no baseline"},
+    )
 
 
 UNAVAILABLE = None  # the schema's default power section: source unavailable, no figures

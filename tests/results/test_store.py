@@ -258,10 +258,23 @@ def test_golden_v2_record_gains_an_unknown_dirty_flag():
     raw = json.loads((GOLDEN / "record-v2.json").read_text())
     assert raw["schema_version"] == 2 and "git_dirty" not in raw["environment"]
     (record,) = load_records([GOLDEN / "record-v2.json"])
-    assert record.schema_version == SCHEMA_VERSION == 3
+    assert record.schema_version == SCHEMA_VERSION == 4
     assert record.environment.git_dirty is None
     assert record.environment.git_commit == raw["environment"]["git_commit"]
     assert "power_nominal" not in raw and record.power_nominal is None
+
+
+def test_golden_v3_record_gains_unmeasured_window_and_idle_and_one_request_in_flight():
+    raw = json.loads((GOLDEN / "record-v3.json").read_text())
+    assert raw["schema_version"] == 3 and "window_s" not in raw["power"]
+    (record,) = load_records([GOLDEN / "record-v3.json"])
+    assert record.schema_version == 4
+    for section in (record.power, record.power_nominal):
+        assert section.window_s is None and section.idle is None
+        assert section.null_reasons["idle"] == "not recorded by schema version 3"
+    assert record.power.null_reasons["power_mean_w"] == raw["power"]["null_reasons"]["power_mean_w"]
+    assert record.scenario.requests_in_flight == 1
+    assert record.runner.gpu is None and record.runner.device_model is None
 
 
 @pytest.mark.parametrize("workload", ["m" * 230, "é" * 150])

@@ -1,22 +1,39 @@
-"""The Runner contract, checked the same way for every CPU runner."""
+"""The Runner contract, checked the same way for every CPU runner, and for the ONNX Runtime GPU
+runners on the onnxruntime-gpu double (real CPU sessions underneath) and NVML's."""
 
+import functools
 import importlib
 import sys
 
 import numpy as np
 import pytest
+from doubles import nvml
+from doubles import onnxruntime_gpu as ortgpu
 
 from triggerbench.errors import RunnerError
 from triggerbench.runners import registry
 from triggerbench.runners.base import RunnerOptions
 
-RUNNERS = ["keras", "onnxruntime", "openvino"]
+#: Runners that need a GPU, checked on doubles of the GPU build and of NVML.
+ON_GPU_DOUBLES = ["onnxruntime-cuda", "onnxruntime-tensorrt"]
+#: keras-gpu has no double of TF's or JAX's GPU build: it runs here only on a GPU host (else skipped).
+RUNNERS = ["keras", "keras-gpu", "onnxruntime", "openvino", *ON_GPU_DOUBLES]
 #: The library each runner's ``available()`` imports first: hidden, the runner must say so.
-BACKEND_MODULES = {"keras": "keras", "onnxruntime": "onnxruntime", "openvino": "openvino"}
+BACKEND_MODULES = {
+    "keras": "keras",
+    "keras-gpu": "keras",
+    "onnxruntime": "onnxruntime",
+    "openvino": "openvino",
+    "onnxruntime-cuda": "onnxruntime",
+    "onnxruntime-tensorrt": "onnxruntime",
+}
 
 
 @pytest.fixture(params=RUNNERS)
-def runner_name(request) -> str:
+def runner_name(request, monkeypatch) -> str:
+    if request.param in ON_GPU_DOUBLES:
+        nvml.install(monkeypatch, [nvml.FakeGpu()])
+        ortgpu.install(monkeypatch)
     return request.param
 
 
@@ -90,3 +107,21 @@ def test_description_fits_the_record(make, as_record):
         d = runner.describe()
     assert d.backend_version and d.device and d.precision == "f32"
     as_record(d)
+
+
+@pytest.mark.parametrize("prompt", [True, False])
+def test_a_queue_where_offered_calls_back_once_per_query_and_leaves_infer_intact(make, batches, prompt):
+    with make(batch_size=3, scenario="offline") as runner:
+        staged = runner.stage(batches(3, 15))
+        expected = runner.infer(staged).copy()
+        queue = runner.async_queue(staged, 2, prompt=prompt)
+        if queue is None:
+            pytest.skip(f"{runner.name} is synchronous only")
+        with queue:
+            assert queue.n_in_flight == 2
+            done: list[int] = []
+            for i in range(9):
+                queue.submit(functools.partial(done.append, i))
+            queue.wait_all()
+            assert sorted(done) == list(range(9))
+        np.testing.assert_array_equal(runner.infer(staged), expected)

@@ -36,13 +36,17 @@ def test_another_backend_is_refused_in_one_line():
     assert str(err.value) == "keras runner: option backend='torch': use one of tensorflow, jax"
 
 
+#: The keras runner's child never sees a GPU (the CPU runner stays on the CPU on a GPU host).
+NO_GPU = {"CUDA_VISIBLE_DEVICES": "-1", "JAX_PLATFORMS": "cpu"}
+
+
 @pytest.mark.parametrize(
     ("options", "env"),
     [
-        ({"backend": "jax"}, {"KERAS_BACKEND": "jax"}),
-        ({"keras.backend": "JAX"}, {"KERAS_BACKEND": "jax"}),  # scoped to the keras runner
-        ({}, {"KERAS_BACKEND": "tensorflow"}),  # explicit, whatever the user's shell exports
-        ({"backend": "torch"}, {}),  # a bad value is the child's prepare's error, not this one's
+        ({"backend": "jax"}, {"KERAS_BACKEND": "jax", **NO_GPU}),
+        ({"keras.backend": "JAX"}, {"KERAS_BACKEND": "jax", **NO_GPU}),  # scoped to the keras runner
+        ({}, {"KERAS_BACKEND": "tensorflow", **NO_GPU}),  # explicit, whatever the user's shell exports
+        ({"backend": "torch"}, NO_GPU),  # a bad value is the child's prepare's error, not this one's
     ],
 )
 def test_the_isolated_child_gets_keras_backend_from_the_job(options, env):
@@ -67,6 +71,7 @@ def test_jax_runs_in_the_isolated_child_and_agrees_with_the_reference(tmp_path):
     (record,) = load_records([tmp_path / "res"])
     assert record.status == "ok", record.error
     assert record.runner.backend == "jax" and record.runner.settings["keras_backend"] == "jax"
+    assert record.runner.device == "CPU"  # its child sees no GPU, and it is pinned to the CPU
     assert "/ jax " in record.runner.backend_version and "tensorflow" not in record.runner.backend_version
     assert record.runner.settings["call"] == "jax.jit:stateless_call"
     assert record.accuracy.max_abs_diff < 1e-4

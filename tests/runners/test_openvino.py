@@ -51,8 +51,11 @@ def test_performance_hint_comes_from_extra(standin_artifact):
         ),
         (
             {"jit_compile": False},
-            "openvino runner: unknown option(s) jit_compile; known options: performance_hint",
+            "openvino runner: unknown option(s) jit_compile; known options: performance_hint, requests",
         ),
+        ({"requests": 0}, "openvino runner: option requests=0: use a whole number >= 1"),
+        ({"requests": 2.5}, "openvino runner: option requests=2.5: use a whole number >= 1"),
+        ({"requests": True}, "openvino runner: option requests=True: use a whole number >= 1"),
     ],
 )
 def test_bad_options_are_refused_in_one_line_before_openvino_sees_them(standin_artifact, extra, message):
@@ -130,3 +133,102 @@ def test_a_1x1_weight_compiles_at_small_batches(tmp_path, threads, batch):
     np.testing.assert_allclose(out, expected(x), rtol=1e-5, atol=1e-5)
     assert d.settings["matmuls_1x1_as_multiply"] == 1
     assert threads is None or d.threads == threads
+
+
+@pytest.mark.parametrize(
+    ("scenario", "extra", "hint", "source"),
+    [
+        ("offline", {}, "THROUGHPUT", "scenario default"),
+        ("server", {}, "THROUGHPUT", "scenario default"),
+        ("single-stream", {}, "LATENCY", "scenario default"),
+        (None, {}, "LATENCY", "scenario default"),
+        ("offline", {"performance_hint": "latency"}, "LATENCY", "option"),
+    ],
+)
+def test_throughput_scenarios_compile_for_throughput_unless_a_hint_is_given(
+    standin_artifact, scenario, extra, hint, source
+):
+    with prepared(standin_artifact, scenario=scenario, extra=extra) as runner:
+        s = runner.describe().settings
+    assert (s["performance_hint"], s["performance_hint_from"]) == (hint, source)
+    assert isinstance(s["num_streams"], int) and s["optimal_number_of_infer_requests"] >= 1
+    assert "requests" not in s  # no queue opened: the record does not claim one
+
+
+@pytest.mark.parametrize("prompt", [True, False])
+@pytest.mark.parametrize(("option", "n"), [(None, None), (3, 3)])
+def test_queue_outputs_agree_with_synchronous_infer(standin_artifact, batches, as_record, option, n, prompt):
+    extra = {} if option is None else {"requests": option}
+    x = batches(5, 27)
+    with prepared(standin_artifact, batch_size=5, scenario="offline", extra=extra) as runner:
+        staged = runner.stage(x)
+        expected = runner.infer(staged).copy()
+        optimal = runner.describe().settings["optimal_number_of_infer_requests"]
+        with runner.async_queue(staged, prompt=prompt) as queue:
+            assert queue.n_in_flight == (n or optimal)
+            done: list[int] = []
+            for i in range(4 * queue.n_in_flight):
+                queue.submit(lambda i=i: done.append(i))
+            queue.wait_all()
+            assert sorted(done) == list(range(4 * queue.n_in_flight))  # each called back once
+            assert len(queue.outputs) == queue.n_in_flight
+            for out in queue.outputs:  # each request wrote its own array
+                np.testing.assert_array_equal(out, expected)
+        d = runner.describe()
+    assert d.settings["requests"] == queue.n_in_flight and "AsyncInferQueue" in d.settings["call"]
+    assert ("callback" in d.settings["call"]) is prompt
+    as_record(d)
+
+
+def test_a_lazy_queue_calls_back_on_the_submitting_thread_when_a_request_is_reused(standin_artifact, batches):
+    import threading
+
+    with prepared(standin_artifact, scenario="offline") as runner:
+        with runner.async_queue(runner.stage(batches(1, 29)), 2, prompt=False) as queue:
+            threads: list[int] = []
+            for _ in range(2):  # both requests busy, none reused yet
+                queue.submit(lambda: threads.append(threading.get_ident()))
+            assert threads == []
+            queue.submit(lambda: threads.append(threading.get_ident()))  # reuses the first
+            assert threads == [threading.get_ident()]
+            queue.wait_all()  # the two still waiting
+            assert threads == [threading.get_ident()] * 3
+            queue.wait_all()  # nothing left: nothing called twice
+            assert len(threads) == 3
+
+
+def test_an_error_in_a_queue_callback_is_raised_not_fatal(standin_artifact, batches):
+    # openvino 2026.4 aborts the process on start_async after a callback raised into it; the
+    # queue keeps the error itself and raises it from wait_all and every later submit.
+    with prepared(standin_artifact, scenario="offline") as runner:
+        with runner.async_queue(runner.stage(batches(1, 28)), 2) as queue:
+
+            def fail() -> None:
+                raise ValueError("callback broke")
+
+            queue.submit(fail)
+            with pytest.raises(RunnerError, match="completion callback failed: ValueError: callback broke"):
+                queue.wait_all()
+            with pytest.raises(RunnerError, match="callback broke"):
+                queue.submit(lambda: None)
+
+
+def test_offline_record_holds_the_requests_in_flight(standin_ctx, quick_settings, tmp_path):
+    from triggerbench.measure.job import Job
+    from triggerbench.measure.session import measure_one
+
+    job = Job(
+        runner="openvino",
+        scenario="offline",
+        batch_size=2,
+        runner_options={"requests": 3},
+        settings=quick_settings,
+        out_dir=tmp_path,
+    )
+    record = measure_one(standin_ctx, job)
+    assert record.status == "ok", record.error
+    assert record.scenario.requests_in_flight == 3 == record.runner.settings["requests"]
+    assert record.runner.settings["performance_hint"] == "THROUGHPUT"
+    # offline measures throughput only: no callback on OpenVINO's stream threads
+    assert record.runner.settings["call"].endswith("read when the request is reused")
+    assert record.scenario.settings["calibrated_queue_calls_per_s"] > 0

@@ -130,7 +130,18 @@ def test_every_runner_module_declares_its_options():
                     undeclared.append(cls.name)
                 else:
                     cls.parse_options({})  # its defaults are valid
-    assert sorted(found) == ["hls4ml", "keras", "null", "onnxruntime", "openvino", "rtl", "vart"]
+    assert sorted(found) == [
+        "hls4ml",
+        "keras",
+        "keras-gpu",
+        "null",
+        "onnxruntime",
+        "onnxruntime-cuda",
+        "onnxruntime-tensorrt",
+        "openvino",
+        "rtl",
+        "vart",
+    ]
     assert undeclared == []
 
 

@@ -6,7 +6,15 @@ from triggerbench.runners.null import NullRunner
 
 
 def test_builtin_runners_come_from_entry_points():
-    assert {"null", "keras", "onnxruntime", "openvino"} <= set(registry.names())
+    assert {
+        "null",
+        "keras",
+        "keras-gpu",
+        "onnxruntime",
+        "onnxruntime-cuda",
+        "onnxruntime-tensorrt",
+        "openvino",
+    } <= set(registry.names())
     assert registry.get("null") is NullRunner
 
 

@@ -19,7 +19,8 @@ def run_batches(runner: Runner, inputs: np.ndarray, batch_size: int) -> np.ndarr
         if n < batch_size:  # runners are prepared for a fixed batch
             pad = np.zeros((batch_size - n, *chunk.shape[1:]), chunk.dtype)
             chunk = np.concatenate([chunk, pad])
-        out = runner.infer(runner.stage(chunk))
+        # np.asarray: a device-only runner returns outputs still on the device (the copy is here)
+        out = np.asarray(runner.infer(runner.stage(chunk)))
         outputs.append(np.array(out[:n], copy=True))  # the runner may reuse its buffer
     return np.concatenate(outputs)
 

@@ -10,12 +10,22 @@ from the detail log, so what we report is what LoadGen decided.
 In the figures, a *query* is a LoadGen query (one batch in single-stream, 1 sample in server,
 ``multi_stream_samples_per_query`` in multi-stream, all samples at once in offline), not one
 ``query()`` call.
+
+Requests in flight: in offline and server, a runner that offers an ``AsyncQueue`` gets each
+chunk through ``queue.submit`` and its samples are completed from the queue's ``on_done``, so
+up to ``n_in_flight`` chunks run at once (what keeps a GPU, or OpenVINO's CPU streams, busy).
+Server asks for prompt completion (its latencies count from it); offline lets the queue complete
+late (its figure is throughput, and a callback on the backend's thread slowed a small model
+down by a third). The other scenarios, and runners without a queue, run ``query()``
+synchronously (one in flight).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +37,7 @@ from triggerbench.measure.outcome import QueryFn, ScenarioOutcome
 from triggerbench.measure.settings import MeasureSettings
 from triggerbench.measure.stats import stability_problems
 from triggerbench.measure.tight_loop import warm_up
+from triggerbench.runners.base import AsyncQueue
 from triggerbench.schema import PerformanceFigures
 
 SCENARIOS: dict[str, Any] = {
@@ -35,6 +46,9 @@ SCENARIOS: dict[str, Any] = {
     "server": lg.TestScenario.Server,
     "offline": lg.TestScenario.Offline,
 }
+#: The scenarios that keep several requests in flight when the runner offers an ``AsyncQueue``,
+#: and whether each needs ``on_done`` as soon as the outputs are ready (``prompt``).
+QUEUED_SCENARIOS = {"offline": False, "server": True}
 
 #: LoadGen pre-generates its queries from the expected latency / QPS we give it; if the SUT is
 #: faster than that, it runs out of queries before min_duration and the run is INVALID. We
@@ -60,22 +74,37 @@ _QSL_SAMPLE_COUNT = 1024
 _OVERHEAD_RUN_S = 0.3
 #: Expected latency given to LoadGen for the no-op query (it answers in ~10-30 us).
 _OVERHEAD_EXPECTED_LATENCY_S = 5e-6
+#: The burst that calibrates a queue's rate with all its requests busy: this long, and at least
+#: this many queries per request in flight (the first round, untimed, warms every request).
+_QUEUE_BURST_S = 0.1
+_QUEUE_BURST_ROUNDS = 4
 
 
 class _ChunkedSut:
     """LoadGen SUT: runs ``query()`` once per chunk of ``batch_size`` samples of a query.
 
-    Every scenario runs the chunks inside LoadGen's issue callback, server included. LoadGen
-    times each sample from its query's *scheduled* time, so a query that waits while the SUT
-    is busy has that wait in its latency: blocking the issue thread is a single-server FIFO
-    queue, measured honestly. A worker thread would add GIL hand-offs (measured here: p99 of
-    180 ms against 0.4 ms at the same QPS for a 12 us model), which dwarf a tiny model.
+    Without a queue, every scenario runs the chunks inside LoadGen's issue callback, server
+    included. LoadGen times each sample from its query's *scheduled* time, so a query that
+    waits while the SUT is busy has that wait in its latency: blocking the issue thread is a
+    single-server FIFO queue, measured honestly. A worker thread would add GIL hand-offs
+    (measured here: p99 of 180 ms against 0.4 ms at the same QPS for a 12 us model), which
+    dwarf a tiny model.
+
+    With a queue, the issue callback submits each chunk and returns; it blocks only while all
+    ``n_in_flight`` requests are busy (an N-server FIFO queue, measured as honestly). The
+    chunk's samples are completed from the queue's ``on_done``: on the backend's thread as soon
+    as they are done (server), or when the queue reuses the request (offline).
     """
 
-    def __init__(self, query: QueryFn, batch_size: int) -> None:
+    def __init__(self, query: QueryFn, batch_size: int, queue: AsyncQueue | None = None) -> None:
         self._query = query
         self._batch_size = batch_size
+        self._queue = queue
         self._error: BaseException | None = None
+        #: Submitted chunks not completed yet: token -> their responses. Whoever pops a token
+        #: (the queue's callback, or ``_drain`` after a failure) completes it: exactly once.
+        self._pending: dict[int, list[Any]] = {}
+        self._next_token = 0
         self.n_query_calls = 0
         self.first_issue_ns: int | None = None
         self.last_complete_ns: int | None = None
@@ -87,6 +116,10 @@ class _ChunkedSut:
         size = self._batch_size
         for start in range(0, len(samples), size):
             chunk = samples[start : start + size]
+            if self._queue is not None:
+                # Built here, on the issue thread, so that the callback only hands them over.
+                self._submit([lg.QuerySampleResponse(s.id, 0, 0) for s in chunk])
+                continue
             # A short last chunk still runs the full padded batch, as a fixed-batch
             # accelerator would: query() always processes batch_size samples.
             if self._error is None:
@@ -100,8 +133,48 @@ class _ChunkedSut:
             lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, 0, 0) for s in chunk])
             self.last_complete_ns = time.perf_counter_ns()
 
+    def _submit(self, responses: list[Any]) -> None:
+        """Start one chunk on the queue; after an error, complete it at once without running it."""
+        assert self._queue is not None
+        token = self._next_token
+        self._next_token += 1
+        self._pending[token] = responses
+        if self._error is not None:  # the queue was drained when the error came
+            self._complete(token)
+            return
+        try:
+            self._queue.submit(functools.partial(self._complete, token))
+            self.n_query_calls += 1
+        except Exception as exc:
+            self._error = exc  # re-raised once LoadGen ends, as without a queue
+            self._drain()
+
+    def _complete(self, token: int) -> None:
+        """The queue's ``on_done`` for one chunk (any thread): hand its samples back to LoadGen."""
+        responses = self._pending.pop(token, None)  # atomic: one of callback and drain wins
+        if responses is not None:
+            lg.QuerySamplesComplete(responses)
+            self.last_complete_ns = time.perf_counter_ns()
+
+    def _drain(self) -> None:
+        """Wait for the queue, then complete every chunk it did not call back for.
+
+        A failed request may never call back (OpenVINO's does not); LoadGen would wait for its
+        samples forever.
+        """
+        if self._queue is not None:
+            try:
+                self._queue.wait_all()
+            except Exception as exc:
+                if self._error is None:
+                    self._error = exc
+        for token in list(self._pending):
+            self._complete(token)
+
     def flush(self) -> None:
-        """LoadGen's FlushQueries callback: nothing is held back, so nothing to flush."""
+        """LoadGen's FlushQueries callback, after the last query is issued: drain the queue."""
+        if self._queue is not None:
+            self._drain()
 
     def __enter__(self) -> _ChunkedSut:
         return self
@@ -112,9 +185,21 @@ class _ChunkedSut:
 
 
 def _test_settings(
-    scenario: str, batch_size: int, settings: MeasureSettings, calibrated_latency_s: float
+    scenario: str,
+    batch_size: int,
+    settings: MeasureSettings,
+    calibrated_latency_s: float,
+    queue_calls_per_s: float | None = None,
+    requests_in_flight: int = 1,
 ) -> tuple[Any, dict[str, Any]]:
-    """Build LoadGen's TestSettings from ours; also return what was set as a record-ready dict."""
+    """Build LoadGen's TestSettings from ours; also return what was set as a record-ready dict.
+
+    ``queue_calls_per_s`` is the rate of ``query`` calls with ``requests_in_flight`` kept busy
+    (offline and server with a queue); it replaces ``1 / calibrated_latency_s`` as the SUT's
+    capacity.
+    """
+    # The SUT's time per query() call at full load: one call at a time, or N in flight.
+    call_period_s = 1.0 / queue_calls_per_s if queue_calls_per_s else calibrated_latency_s
     min_query_count = max(settings.min_query_count, _EARLY_STOPPING_MIN_QUERIES.get(scenario, 1))
     values: dict[str, Any] = {
         "min_duration_ms": max(1, round(settings.min_duration_s * 1e3)),
@@ -134,16 +219,20 @@ def _test_settings(
             1, int(calls_per_query * calibrated_latency_s * 1e9 / _SCHEDULE_HEADROOM)
         )
     elif scenario == "server":
-        capacity_qps = batch_size / calibrated_latency_s
+        # A server query is one sample, and each runs one (padded) query() call: the capacity is
+        # calls per second, whatever the batch size.
+        capacity_qps = 1.0 / call_period_s
+        # With N in flight a query waits behind up to N - 1 others (Little's law: N x period).
+        busy_latency_s = max(calibrated_latency_s, requests_in_flight * call_period_s)
         target_latency_s = settings.server_target_latency_s or max(
-            _SERVER_LATENCY_FACTOR * calibrated_latency_s, _SERVER_LATENCY_FLOOR_S
+            _SERVER_LATENCY_FACTOR * busy_latency_s, _SERVER_LATENCY_FLOOR_S
         )
         values["server_target_qps"] = settings.server_load_frac * capacity_qps
         values["server_target_latency_ns"] = max(1, int(target_latency_s * 1e9))
     else:  # offline: samples per second
         # Completing a sample costs Python ~1 us on top of the model; without it a model
         # that answers in 100 ns would have LoadGen generate (and us complete) 10^8 samples.
-        per_batch_s = calibrated_latency_s + batch_size * _COMPLETE_COST_PER_SAMPLE_S
+        per_batch_s = call_period_s + batch_size * _COMPLETE_COST_PER_SAMPLE_S
         values["offline_expected_qps"] = _SCHEDULE_HEADROOM * batch_size / per_batch_s
     ts = lg.TestSettings()
     ts.scenario = SCENARIOS[scenario]
@@ -157,7 +246,10 @@ def _test_settings(
         "batch_size": batch_size,
         "calibrated_latency_s": calibrated_latency_s,
         "schedule_headroom": _SCHEDULE_HEADROOM,
+        "requests_in_flight": requests_in_flight,
     }
+    if queue_calls_per_s:
+        record["calibrated_queue_calls_per_s"] = queue_calls_per_s
     if scenario == "server":
         record["server_load_frac"] = settings.server_load_frac
     if scenario == "single-stream":
@@ -168,6 +260,28 @@ def _test_settings(
     elif scenario != "offline":
         record["samples_per_query"] = values.get("multi_stream_samples_per_query", 1)
     return ts, record
+
+
+def queue_calls_per_s(queue: AsyncQueue, duration_s: float = _QUEUE_BURST_S) -> float:
+    """The rate of queries with all of ``queue``'s requests busy, from a short burst.
+
+    One untimed round of ``n_in_flight`` queries first warms every request; then queries are
+    submitted back to back for ``duration_s`` (and at least ``_QUEUE_BURST_ROUNDS`` rounds) and
+    the rate is the count over the time to the last completion, as ``benchmark_app`` counts.
+    """
+    n = queue.n_in_flight
+    for _ in range(n):
+        queue.submit(_noop)
+    queue.wait_all()
+    perf_counter_ns = time.perf_counter_ns
+    start_ns = perf_counter_ns()
+    end_ns = start_ns + int(duration_s * 1e9)
+    submitted = 0
+    while submitted < _QUEUE_BURST_ROUNDS * n or perf_counter_ns() < end_ns:
+        queue.submit(_noop)
+        submitted += 1
+    queue.wait_all()
+    return submitted / ((perf_counter_ns() - start_ns) * 1e-9)
 
 
 def _start_test(sut: _ChunkedSut, test_settings: Any, log_dir: Path) -> None:
@@ -287,6 +401,7 @@ def run_loadgen(
     calibrated_latency_s: float,
     *,
     harness_overhead_per_query_s: float | None = None,
+    open_queue: Callable[..., AsyncQueue | None] | None = None,
 ) -> ScenarioOutcome:
     """Run one MLPerf LoadGen scenario on ``query`` and read LoadGen's results back.
 
@@ -305,9 +420,15 @@ def run_loadgen(
             loop; LoadGen's schedule (expected latency, target QPS) is derived from it.
         harness_overhead_per_query_s: From ``loadgen_overhead_per_query_s``, if the caller
             measured it; stored in the figures as is.
+        open_queue: ``open_queue(prompt=...)`` gives the runner's ``AsyncQueue`` on the same
+            staged batch as ``query`` (``Runner.async_queue``), or None. Offline and server
+            (``QUEUED_SCENARIOS``) open it and issue through it, with LoadGen's schedule set
+            from a short burst of the queue (``queue_calls_per_s``), and close it at the end;
+            the other scenarios never call it.
 
     Returns:
-        The outcome with harness "loadgen", LoadGen's verdict and the figures it reported.
+        The outcome with harness "loadgen", LoadGen's verdict and the figures it reported;
+        ``requests_in_flight`` is the queue's ``n_in_flight`` where it was used, else 1.
 
     Raises:
         UserInputError: For an unknown scenario or a non-positive batch size or latency.
@@ -321,10 +442,21 @@ def run_loadgen(
         raise UserInputError(f"calibrated_latency_s must be > 0, got {calibrated_latency_s}")
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
-    test_settings, settings_record = _test_settings(scenario, batch_size, settings, calibrated_latency_s)
     n_warmup = warm_up(query, settings)
-    sut = _ChunkedSut(query, batch_size)
-    _start_test(sut, test_settings, log_dir)
+    queue = None
+    if open_queue is not None and scenario in QUEUED_SCENARIOS:
+        queue = open_queue(prompt=QUEUED_SCENARIOS[scenario])
+    try:
+        calls_per_s = queue_calls_per_s(queue) if queue is not None else None
+        in_flight = queue.n_in_flight if queue is not None else 1
+        test_settings, settings_record = _test_settings(
+            scenario, batch_size, settings, calibrated_latency_s, calls_per_s, in_flight
+        )
+        sut = _ChunkedSut(query, batch_size, queue)
+        _start_test(sut, test_settings, log_dir)
+    finally:
+        if queue is not None:
+            queue.close()
 
     detail = parse_detail_log(log_dir / "mlperf_log_detail.txt")
     settings_record["loadgen_version"] = detail.values.get("loadgen_version")
@@ -342,6 +474,7 @@ def run_loadgen(
         validity=validity(detail, log_dir),
         settings=settings_record,
         warnings=warnings,
+        requests_in_flight=in_flight,
     )
 
 

@@ -22,3 +22,5 @@ class ScenarioOutcome:
     settings: dict[str, Any] = field(default_factory=dict)
     trigger: TriggerFigures | None = None
     warnings: list[str] = field(default_factory=list)
+    #: Queries the harness kept issued at once (1: one at a time, synchronously).
+    requests_in_flight: int = 1

@@ -12,6 +12,7 @@ import numpy as np
 from triggerbench.errors import ModelUnsupportedError, TriggerbenchUnstableWarning
 from triggerbench.measure import environment
 from triggerbench.measure.accuracy import accuracy_pass
+from triggerbench.measure.energy import EnergyReading
 from triggerbench.measure.job import AUTO_TIGHT_LOOP_BELOW_S, Context, Job
 from triggerbench.measure.outcome import ScenarioOutcome
 from triggerbench.measure.tight_loop import calibrate_latency_s, harness_overhead_per_query_s, run_tight_loop
@@ -96,7 +97,11 @@ def _null_overhead_s(ctx: Context, job: Job) -> float:
     )
 
 
-def _run_scenario(query, ctx: Context, job: Job, log_dir: Path, emulator: bool = False) -> ScenarioOutcome:
+def _run_scenario(
+    query, ctx: Context, job: Job, log_dir: Path, emulator: bool = False, open_queue=None
+) -> ScenarioOutcome:
+    # open_queue: the runner's async_queue on the staged batch, for run_loadgen (offline and
+    # server keep its requests in flight).
     settings = job.settings
     if job.scenario == "trigger":
         from triggerbench.measure.trigger import run_trigger
@@ -122,62 +127,41 @@ def _run_scenario(query, ctx: Context, job: Job, log_dir: Path, emulator: bool =
         log_dir,
         latency_s,
         harness_overhead_per_query_s=overhead_s,
+        open_queue=open_queue,
     )
 
 
-def _power_figures(meter, meter_reason: str, window, n_samples: int | None) -> PowerFigures:
-    figures = ("power_mean_w", "energy_j", "energy_per_inference_j", "scope")
-    if meter is None or window is None:
-        return PowerFigures(source=PowerSource.UNAVAILABLE, null_reasons=dict.fromkeys(figures, meter_reason))
-    null_reasons = {}
-    if window.energy_j <= 0:
-        null_reasons = dict.fromkeys(figures[:3], "meter counted zero energy (too short a window)")
-        return PowerFigures(source=PowerSource(meter.source), scope=meter.scope, null_reasons=null_reasons)
-    return PowerFigures(
-        source=PowerSource(meter.source),
-        power_mean_w=window.power_mean_w,
-        energy_j=window.energy_j,
-        energy_per_inference_j=window.energy_j / n_samples if n_samples else None,
-        scope=meter.scope,
-        null_reasons={} if n_samples else {"energy_per_inference_j": "no sample count"},
-    )
+def _device_model(description, cpu_model: str | None) -> str | None:
+    """The model of the device the runner ran on: its own word, else the host CPU's."""
+    if description.device_model:
+        return description.device_model
+    return cpu_model if description.device == "CPU" else None
 
 
 def nominal_power_figures(
-    device: str | None, cpu_model: str | None, throughput_samples_per_s: float | None
+    device_model: str | None, throughput_samples_per_s: float | None
 ) -> PowerFigures | None:
     """The device's nominal TDP and TDP / throughput, labelled nominal; None without throughput.
 
-    A runner on the host CPU (``device == "CPU"``) names its device model through the
-    environment's ``cpu_model``. A model the TDP table does not name keeps the section, with
-    null figures and the reason, so the record says why there is no nominal figure.
+    A model the TDP table does not name (or no model at all) keeps the section, with null
+    figures and the reason, so the record says why there is no nominal figure.
     """
     if not throughput_samples_per_s:
         return None
-    figures = ("power_mean_w", "energy_j", "energy_per_inference_j", "scope")
-    if device != "CPU":
-        reason = f"no device model known for the runner's device {device!r}: no nominal TDP"
-        return PowerFigures(source=PowerSource.NOMINAL_TDP, null_reasons=dict.fromkeys(figures, reason))
-    row, reason = nominal_tdp(cpu_model)
+    source = PowerSource.NOMINAL_TDP
+    if device_model is None:
+        return PowerFigures.unavailable("the runner names no device model: no nominal TDP", source)
+    row, reason = nominal_tdp(device_model)
     if row is None:
-        return PowerFigures(source=PowerSource.NOMINAL_TDP, null_reasons=dict.fromkeys(figures, reason))
+        return PowerFigures.unavailable(reason, source)
+    not_a_window = "a nominal TDP is a rating, not an energy counted over a window"
     return PowerFigures(
-        source=PowerSource.NOMINAL_TDP,
+        source=source,
         power_mean_w=row.tdp_w,
         energy_per_inference_j=row.tdp_w / throughput_samples_per_s,
         scope=f"nominal TDP of {row.name} ({row.tdp_w:g} W), not measured (source: {row.source})",
-        null_reasons={"energy_j": "a nominal TDP is a rating, not an energy counted over the window"},
+        null_reasons=dict.fromkeys(("energy_j", "window_s", "idle"), not_a_window),
     )
-
-
-def _stop_meter(meter, meter_reason: str):
-    """Close the meter's window; a meter that fails loses its figures, never the measurement."""
-    if meter is None:
-        return None, meter_reason
-    try:
-        return meter.stop(), meter_reason
-    except Exception as exc:  # e.g. XrtMeterError: xbutil stopped answering mid-run
-        return None, f"{meter.source} meter failed: {exc}"
 
 
 def measure_one(ctx: Context, job: Job, log_dir: Path | None = None) -> BenchmarkRecord:
@@ -226,6 +210,7 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
             threads=job.threads,
             precision=job.precision,
             extra=runner_options_for(job.runner, job.runner_options),
+            scenario=job.scenario,
         )
         runner.prepare(ctx.artifact, options)
         accuracy = accuracy_pass(
@@ -240,12 +225,18 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
         )
         query = functools.partial(runner.infer, _staged_batch(runner, ctx, job.batch_size))
         meter, meter_reason = runner.power_meter() or default_meter()
-        if meter is not None:
-            meter.start()
-        try:
-            outcome = _run_scenario(query, ctx, job, log_dir, emulator=cls.emulator)
-        finally:  # a polling meter (XRT) must stop even when the scenario fails
-            window, meter_reason = _stop_meter(meter, meter_reason)
+        reading = EnergyReading(meter, meter_reason, job.settings.idle_baseline_s)
+        with reading:
+            outcome = _run_scenario(
+                query,
+                ctx,
+                job,
+                log_dir,
+                emulator=cls.emulator,
+                open_queue=functools.partial(runner.async_queue, *query.args),  # the staged batch
+            )
+        throughput = outcome.performance.throughput_samples_per_s if outcome.performance else None
+        power = reading.figures(query, job.batch_size, throughput)
         description = runner.describe()
         fpga = runner.fpga_figures()
     finally:
@@ -258,8 +249,6 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
             f"{description.backend} runs a software emulation of the hardware: its speed is the "
             "emulator's on this CPU, not the FPGA's (the fpga section holds firmware latency)"
         ]
-    n_samples = performance.n_samples if performance else None
-    power = _power_figures(meter, meter_reason, window, n_samples)
     problems = (
         environment.load_problems(env)
         + list(outcome.warnings)
@@ -278,6 +267,9 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
             backend=description.backend,
             backend_version=description.backend_version,
             device=description.device,
+            device_model=description.device_model,
+            gpu=description.gpu,
+            timing=description.timing,  # type: ignore[arg-type]
             precision=description.precision,
             batch_size=job.batch_size,
             threads=description.threads,
@@ -286,6 +278,7 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
         scenario=ScenarioInfo(
             name=job.scenario,
             harness=outcome.harness,  # type: ignore[arg-type]
+            requests_in_flight=outcome.requests_in_flight,
             settings=outcome.settings,
         ),
         performance=performance,
@@ -293,7 +286,8 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
         trigger=outcome.trigger,
         power=power,
         power_nominal=nominal_power_figures(
-            description.device, env.cpu_model, performance.throughput_samples_per_s if performance else None
+            _device_model(description, env.cpu_model),
+            performance.throughput_samples_per_s if performance else None,
         ),
         accuracy=accuracy,
         fpga=fpga,
@@ -331,7 +325,7 @@ def _oversubscription_problems(job: Job, threads: int | None, env) -> list[str]:
 
 
 def power_problems(power: PowerFigures) -> list[str]:
-    """Zero energy over a window means the meter did not resolve it (pyperf-style check)."""
+    """Zero energy even over a lengthened window: the meter does not see this device's load."""
     if power.source is not PowerSource.UNAVAILABLE and power.energy_j is None:
-        return ["power meter counted zero energy: lengthen min_duration_s"]
+        return [f"power meter counted no energy: {power.null_reasons.get('energy_j', 'unknown')}"]
     return []

@@ -27,6 +27,9 @@ class MeasureSettings(BaseModel):
         512, ge=1, le=10_000_000, description="Validation-set size of the accuracy pass."
     )
     seed: int = Field(0, description="Seed for random inputs when no data is given.")
+    idle_baseline_s: float = Field(
+        2.0, ge=0, le=3600, description="Idle power read before each window where a meter exists; 0: none."
+    )
     # LoadGen scenarios
     multi_stream_samples_per_query: int = Field(8, ge=1, le=1_000_000)
     server_target_latency_s: float | None = Field(
@@ -80,6 +83,7 @@ class MeasureSettings(BaseModel):
             min_query_count=50,
             repeats=3,
             accuracy_samples=128,
+            idle_baseline_s=0.5,
             stream_duration_s=0.3,
             rate_search_trials=5,
             rate_search_trial_s=0.15,

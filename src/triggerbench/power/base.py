@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -12,6 +12,8 @@ class EnergyWindow:
 
     energy_j: float
     duration_s: float
+    #: The energy split by the meter's domains (``package-0``, ``dram-0``, ``gpu-0``), if it has any.
+    by_domain_j: dict[str, float] = field(default_factory=dict)
 
     @property
     def power_mean_w(self) -> float:
@@ -20,12 +22,19 @@ class EnergyWindow:
 
 
 class PowerMeter(abc.ABC):
-    """A meter read at the edges of a measurement window."""
+    """A meter read at the edges of a measurement window.
+
+    Reading happens at ``start`` and ``stop`` (counters) or in a background thread or process
+    (polling): never inside the measured loop.
+    """
 
     #: The record's ``power.source`` value, e.g. "measured-rapl".
     source: str
     #: What the meter covers, e.g. "CPU packages 0-1 (whole socket, not just this process)".
     scope: str
+    #: The shortest window the meter resolves (a counter's update period, a few poll intervals);
+    #: a shorter measurement gets a lengthened energy window (``measure.energy``).
+    min_window_s: float = 0.0
 
     @classmethod
     @abc.abstractmethod
@@ -39,3 +48,6 @@ class PowerMeter(abc.ABC):
     @abc.abstractmethod
     def stop(self) -> EnergyWindow:
         """Close the window and return its energy."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the meter holds (threads, handles)."""

@@ -1,57 +1,57 @@
-"""Intel/AMD RAPL package energy through the Linux powercap interface."""
+"""The host CPU's energy from RAPL (Linux powercap), package and DRAM domains, through Zeus."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from triggerbench.power.base import EnergyWindow, PowerMeter
+from triggerbench.power.zeus_monitor import ZeusMeter, quiet_zeus
 
+#: Where Linux exposes RAPL, and where Zeus looks in a container that mounts the host's
+#: ``/sys`` there; checked before importing Zeus (0.4 s) on hosts that have neither.
 POWERCAP = Path("/sys/class/powercap")
+ZEUS_CONTAINER_POWERCAP = Path("/zeus_sys/class/powercap")
+
+#: How to get read access (the counters are root-only since Linux 5.10, CVE-2020-8694).
+PERMISSION_HINT = "run as root, or: sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj"
 
 
-def _package_zones(root: Path = POWERCAP) -> list[Path]:
-    # Top-level zones (intel-rapl:0, intel-rapl:1) are packages; intel-rapl:0:0 are sub-zones.
-    return sorted(p for p in root.glob("intel-rapl:*") if p.name.count(":") == 1)
-
-
-class RaplMeter(PowerMeter):
-    """Sums ``energy_uj`` over CPU packages, unwrapping at ``max_energy_range_uj``."""
+class RaplMeter(ZeusMeter):
+    """Sums RAPL's package and DRAM energy over every CPU package (whole sockets)."""
 
     source = "measured-rapl"
+    #: RAPL's counters update about every millisecond; Zeus' wrap-around process polls each
+    #: second, so any window resolves.
+    min_window_s = 0.01
 
-    def __init__(self, root: Path = POWERCAP) -> None:
-        self._zones = _package_zones(root)
-        self.scope = f"CPU packages ({len(self._zones)}), whole socket incl. other processes"
+    def __init__(self) -> None:
+        quiet_zeus()
+        from zeus.device import get_cpus
+
+        cpus = get_cpus()
+        packages = list(range(len(cpus)))
+        super().__init__(gpu_indices=[], cpu_indices=packages)
+        dram = [i for i in packages if cpus.supports_get_dram_energy_consumption(i)]
+        self.scope = (
+            f"RAPL: {len(packages)} CPU package(s)"
+            + (f" and DRAM of {len(dram)}" if dram else ", no DRAM domain")
+            + ", whole sockets including other processes"
+        )
 
     @classmethod
-    def available(cls, root: Path = POWERCAP) -> tuple[bool, str]:
-        """Readable package zones exist (often root-only, absent in VMs and containers)."""
-        zones = _package_zones(root)
-        if not zones:
-            return False, f"no RAPL package zones under {root} (VM, container or non-x86 host)"
+    def available(cls) -> tuple[bool, str]:
+        """Readable RAPL zones, as Zeus finds them; else the reason and how to fix it."""
+        if not any(any(p.glob("intel-rapl*")) for p in (POWERCAP, ZEUS_CONTAINER_POWERCAP)):
+            return False, f"no RAPL under {POWERCAP} (a VM, a container or a non-x86 host)"
+        quiet_zeus()
+        from zeus.device.cpu import get_cpus
+        from zeus.device.cpu.common import ZeusCPUInitError, ZeusCPUNoPermissionError
+
         try:
-            int((zones[0] / "energy_uj").read_text())
-        except (OSError, ValueError) as exc:
-            return False, f"cannot read {zones[0] / 'energy_uj'}: {exc.__class__.__name__}"
-        return True, f"{len(zones)} RAPL package zone(s)"
-
-    def _read_uj(self) -> list[int]:
-        return [int((z / "energy_uj").read_text()) for z in self._zones]
-
-    def start(self) -> None:
-        """Read the counters at the window's start."""
-        self._t0 = time.perf_counter()
-        self._e0 = self._read_uj()
-
-    def stop(self) -> EnergyWindow:
-        """Read the counters at the window's end and add up the energy, unwrapping."""
-        e1 = self._read_uj()
-        duration_s = time.perf_counter() - self._t0
-        total_uj = 0
-        for zone, before, after in zip(self._zones, self._e0, e1, strict=True):
-            delta = after - before
-            if delta < 0:  # the counter wrapped
-                delta += int((zone / "max_energy_range_uj").read_text())
-            total_uj += delta
-        return EnergyWindow(energy_j=total_uj * 1e-6, duration_s=duration_s)
+            cpus = get_cpus()
+        except ZeusCPUNoPermissionError:
+            return False, f"RAPL counters are not readable by this user; {PERMISSION_HINT}"
+        except ZeusCPUInitError:
+            return False, "no RAPL under /sys/class/powercap (a VM, a container or a non-x86 host)"
+        if len(cpus) == 0:
+            return False, "RAPL lists no CPU package zone under /sys/class/powercap"
+        return True, f"RAPL: {len(cpus)} CPU package zone(s)"

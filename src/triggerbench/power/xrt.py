@@ -129,6 +129,8 @@ class XrtMeter(PowerMeter):
         self.device_bdf = device_bdf
         self.xbutil = xbutil
         self.interval_s = interval_s
+        # A trapezoid over fewer than a few samples says little about the mean.
+        self.min_window_s = 4 * interval_s
         self.scope = self._scope()
         self._samples: list[PowerSample] = []
         self._errors: list[str] = []

@@ -66,8 +66,12 @@ def bits(variant: str | None) -> int | None:
 
 
 def device_label(row: pd.Series) -> str:
-    """The device of a record for a table: a generic ``CPU`` is named by the host's CPU model."""
-    device = value(row, "runner.device")
+    """The device of a record for a table: its model name, else the runner's word for it.
+
+    A GPU runner names its model (``NVIDIA H200``); a generic ``CPU`` is named by the host's CPU
+    model; otherwise what the runner called it (``GPU:0``).
+    """
+    device = value(row, "runner.device_model") or value(row, "runner.device")
     if device is None or str(device).strip().lower() == "cpu":
         device = value(row, "environment.cpu_model") or device
     return device_short(device)

@@ -35,8 +35,25 @@ def _v2_to_v3(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
+def _v3_to_v4(raw: dict[str, Any]) -> dict[str, Any]:
+    """Power sections gained ``window_s`` and ``idle``; version 3 measured neither.
+
+    The runner's device model, GPU and timing and the scenario's requests in flight are new
+    optional fields whose defaults (unknown; one request at a time) are what version 3 did.
+    """
+    for key in ("power", "power_nominal"):
+        section = raw.get(key)
+        if isinstance(section, dict) and isinstance(section.get("null_reasons", {}), dict):
+            reasons = dict(section.get("null_reasons", {}))
+            for name in ("window_s", "idle"):
+                if section.get(name) is None:
+                    reasons.setdefault(name, "not recorded by schema version 3")
+            raw[key] = {**section, "null_reasons": reasons}
+    return raw
+
+
 #: version -> function that turns a record of that version into the next version.
-STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
+STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 #: How a parsed JSON value that is not an object is named in the error (else: a number).

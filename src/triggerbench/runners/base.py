@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -11,7 +12,7 @@ from pydantic import BaseModel
 
 from triggerbench.models.artifact import ModelArtifact
 from triggerbench.power.base import PowerMeter
-from triggerbench.schema import FpgaFigures
+from triggerbench.schema import FpgaFigures, GpuInfo
 
 
 def one_line(exc: BaseException, last: bool = False) -> str:
@@ -32,6 +33,9 @@ class RunnerOptions:
     threads: int | None = None
     precision: str = "f32"
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The scenario the runner is prepared for ("offline", "single-stream", ...), so that a
+    #: backend can pick its defaults for it (OpenVINO's THROUGHPUT hint for offline); None: any.
+    scenario: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,48 @@ class RunnerDescription:
     #: True when ``infer`` runs a software emulation of hardware (C-simulation, RTL simulation):
     #: its speed is then the emulator's, and the record says so.
     emulated: bool = False
+    #: The device's model name (a GPU's NVML name, an FPGA card); None on the host CPU, whose
+    #: model the environment records. The nominal TDP is looked up by it.
+    device_model: str | None = None
+    #: The GPU the runner ran on, as NVML describes it.
+    gpu: GpuInfo | None = None
+    #: ``host-to-host`` or ``device-only`` (``schema.Timing``); None where there is no device memory.
+    timing: str | None = None
+
+
+class AsyncQueue(abc.ABC):
+    """Keeps up to ``n_in_flight`` queries on one staged batch running at once (``Runner.async_queue``).
+
+    A GPU, or OpenVINO's CPU plugin with several streams, is only busy with several requests
+    queued; the throughput scenarios (offline, server) issue through this. ``submit`` starts one
+    query and returns without waiting for it: it blocks only while all ``n_in_flight`` are busy.
+    ``on_done()`` is called exactly once per query whose outputs are ready: with ``prompt``
+    (``Runner.async_queue``) as soon as they are, from whatever thread the backend completes
+    it on; without, possibly later, from the ``submit`` that reuses the request or from
+    ``wait_all``. It must be cheap and must not block. A query that fails may never call
+    ``on_done`` (OpenVINO calls back on success only): its error is raised by a later ``submit``
+    or by ``wait_all``, which the harness calls before the end of a run.
+    """
+
+    #: Queries that may be in flight at once (the record's ``scenario.requests_in_flight``).
+    n_in_flight: int
+
+    @abc.abstractmethod
+    def submit(self, on_done: Callable[[], None]) -> None:
+        """Start one query on the staged batch; call ``on_done()`` when its outputs are ready."""
+
+    @abc.abstractmethod
+    def wait_all(self) -> None:
+        """Block until every submitted query has finished; raise the error of one that failed."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, a queue may hold nothing to free
+        """Release the queue's requests (the harness has called ``wait_all`` before)."""
+
+    def __enter__(self) -> AsyncQueue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class Runner(abc.ABC):
@@ -56,7 +102,10 @@ class Runner(abc.ABC):
     input batch, outside any timing) -> ``infer(staged)`` many times -> ``close()``.
 
     ``infer`` is synchronous: it returns only when the outputs are in host memory. The array it
-    returns may be a buffer the runner reuses on the next call; copy it to keep it.
+    returns may be a buffer the runner reuses on the next call; copy it to keep it. The one
+    exception is a GPU runner in ``device-only`` timing (``RunnerDescription.timing``): its
+    outputs are complete but stay in device memory, and it returns an object that numpy copies
+    to the host when converting it (``np.asarray(outputs)``, as the accuracy pass does).
 
     Example of a third-party runner, registered in its own ``pyproject.toml``::
 
@@ -112,7 +161,18 @@ class Runner(abc.ABC):
 
     @abc.abstractmethod
     def infer(self, staged: Any) -> np.ndarray:
-        """Run one batch prepared by ``stage`` and return the outputs on the host."""
+        """Run one batch prepared by ``stage`` and return the outputs on the host (see the class)."""
+
+    def async_queue(self, staged: Any, n: int | None = None, prompt: bool = True) -> AsyncQueue | None:
+        """A queue that keeps up to ``n`` queries on ``staged`` in flight; None: synchronous only.
+
+        ``n=None`` lets the runner choose (its own option, else the backend's optimum).
+        ``prompt=False`` allows ``on_done`` late (see ``AsyncQueue``): the offline scenario
+        measures throughput only, and a callback on the backend's own thread can cost more than
+        a small model's inference. The offline and server scenarios use the queue where a runner
+        has one; the default (None) keeps every scenario on ``infer``.
+        """
+        return None
 
     @abc.abstractmethod
     def describe(self) -> RunnerDescription:

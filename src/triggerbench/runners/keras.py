@@ -17,6 +17,15 @@ SUPPORTED_PRECISIONS = ("f32",)
 Backend = Literal["tensorflow", "jax"]
 #: Keras 3 reads its backend from this variable when it is first imported, and never again.
 BACKEND_ENV = "KERAS_BACKEND"
+#: What the CPU runner's child is started with, so that neither backend can take a GPU. The CUDA
+#: driver reads ``CUDA_VISIBLE_DEVICES`` at its own start: hiding GPUs there holds whatever
+#: library (TF, JAX, anything they import) touches CUDA first, and TF never creates a CUDA
+#: context that would take GPU memory from a GPU job beside it. TF's own
+#: ``tf.config.set_visible_devices([], "GPU")`` works only before TF's runtime starts, and for TF
+#: alone. ``JAX_PLATFORMS=cpu`` keeps JAX from loading its CUDA plugin at all (with the GPU only
+#: hidden it would try, and warn). ``prepare`` also pins the model to the CPU device, which
+#: covers ``--no-isolate``, where no environment can be set.
+CPU_ONLY_ENV = {"CUDA_VISIBLE_DEVICES": "-1", "JAX_PLATFORMS": "cpu"}
 
 
 class KerasOptions(BaseModel):
@@ -49,6 +58,11 @@ class KerasRunner(Runner):
     inter-op pools, which TF allows only before its runtime starts; loading any Keras model in
     the process starts it, so a late request is recorded as not applied. JAX has no thread
     setting for its CPU client, so there it is always recorded as not applied.
+
+    This runner stays on the host CPU on a GPU host too: its child sees no GPU (``CPU_ONLY_ENV``)
+    and the model, inputs and outputs are pinned to the CPU device. ``keras-gpu``
+    (``runners.keras_gpu``) is the same runner on a GPU, through the hooks ``_place``,
+    ``_scope``, ``_for_timing`` and ``_check_device``.
     """
 
     name = "keras"
@@ -62,12 +76,12 @@ class KerasRunner(Runner):
 
     @classmethod
     def child_env(cls, extra: dict[str, Any]) -> dict[str, str]:
-        """``KERAS_BACKEND`` for the child: Keras reads it once, when first imported."""
+        """``KERAS_BACKEND`` for the child (Keras reads it once, when first imported), no GPUs."""
         try:
             opts: KerasOptions = cls.parse_options(extra)
         except Exception:  # the child's prepare reports bad options as the record's error
-            return {}
-        return {BACKEND_ENV: opts.backend}
+            return dict(CPU_ONLY_ENV)
+        return {BACKEND_ENV: opts.backend, **CPU_ONLY_ENV}
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -88,7 +102,7 @@ class KerasRunner(Runner):
     def prepare(self, artifact: ModelArtifact, options: RunnerOptions) -> None:
         """Load the model and compile it for the batch shape on the requested backend."""
         if options.precision not in SUPPORTED_PRECISIONS:
-            raise RunnerError("keras runner supports precision f32 only")
+            raise RunnerError(f"{self.name} runner supports precision f32 only")
         opts: KerasOptions = self.parse_options(options.extra)
         ok, reason = self.available()
         if not ok:
@@ -117,16 +131,20 @@ class KerasRunner(Runner):
             )
         else:
             self._threads_note = None
+        # Where the weights, inputs and outputs live (a TF device name or a jax.Device), chosen
+        # before anything is created: TF and JAX would otherwise take a GPU whenever one is there.
+        self._placement = self._place(opts)
         path = artifact.path("keras")
         register_custom_layers()
         try:
-            model = keras.saving.load_model(path, compile=False)
+            with self._scope():
+                model = keras.saving.load_model(path, compile=False)
         except Exception as exc:
             raise RunnerError(f"cannot load {path.name}: {one_line(exc)}") from exc
         self._jit_compile = opts.jit_compile
         self._concrete = {}
         if opts.backend == "jax":
-            self._jax = _JaxCall(model, self._jit_compile)
+            self._jax = _JaxCall(model, self._jit_compile, self._placement, self.name)
             self._fn = self._jax
         else:
             self._fn = self._tf.function(
@@ -136,10 +154,37 @@ class KerasRunner(Runner):
             )
         # Staging a dummy batch traces and compiles now, so the first timed call is not the compile.
         dummy = self.stage(np.zeros((options.batch_size, *self._input_shape), np.float32))
-        if self._jax is not None:
-            self._device = next(iter(dummy.tensor.devices()))
-        else:
-            self._device = dummy.fn(dummy.tensor).device
+        # The device the outputs come from is where the model ran, whatever was asked for.
+        out = dummy.fn(dummy.tensor)
+        self._device = next(iter(out.devices())) if self._jax is not None else out.device
+        self._check_device(self._device)
+
+    def _place(self, opts: KerasOptions) -> Any:
+        """The device the model runs on: the host CPU (``keras-gpu`` picks a GPU)."""
+        if opts.backend == "jax":
+            import jax
+
+            return jax.devices("cpu")[0]
+        return "/CPU:0"
+
+    def _scope(self) -> Any:
+        """A context in which new weights and tensors are created on ``self._placement``."""
+        if self._backend == "jax":
+            import jax
+
+            return jax.default_device(self._placement)
+        return self._tf.device(self._placement)
+
+    def _for_timing(self, staged: _Staged, host: np.ndarray) -> _Staged:
+        """What ``infer`` is given for the batch ``host``: here the staged tensor itself.
+
+        On the CPU the backend's tensor is in host memory already, so a timed call is the
+        compiled function and the copy of its outputs into a NumPy array.
+        """
+        return staged
+
+    def _check_device(self, device: Any) -> None:
+        """Refuse a model that ran elsewhere than asked (the CPU runner records what ran)."""
 
     @staticmethod
     def _set_threads(tf: Any, threads: int | None) -> str | None:
@@ -156,30 +201,31 @@ class KerasRunner(Runner):
     def stage(self, inputs: np.ndarray) -> _Staged:
         """Copy the batch into a backend tensor once and fetch (compiling if new) its function."""
         if self._fn is None:
-            raise RunnerError("keras runner: call prepare() before stage()")
+            raise RunnerError(f"{self.name} runner: call prepare() before stage()")
         x = np.asarray(inputs, dtype=np.float32)
         if tuple(x.shape[1:]) != self._input_shape:
             raise RunnerError(
-                f"keras runner: batch shape {x.shape} does not match the model input "
+                f"{self.name} runner: batch shape {x.shape} does not match the model input "
                 f"(batch, {', '.join(map(str, self._input_shape))})"
             )
         shape = tuple(x.shape)
         if self._jax is not None:
-            return self._jax.stage(x)
+            return self._for_timing(self._jax.stage(x), x)
         tf = self._tf
         try:
-            tensor = tf.constant(x)  # a copy: later changes to ``inputs`` do not reach it
-            fn = self._concrete.get(shape)
-            if fn is None:
-                # Calling the concrete function skips tf.function's per-call signature matching
-                # (~110 of ~260 us per call at batch 1 here); XLA compiles on the first call.
-                fn = self._fn.get_concrete_function(tf.TensorSpec(shape, tf.float32))
-                fn(tensor)
-                self._concrete[shape] = fn
+            with self._scope():
+                tensor = tf.constant(x)  # a copy: later changes to ``inputs`` do not reach it
+                fn = self._concrete.get(shape)
+                if fn is None:
+                    # Calling the concrete function skips tf.function's per-call signature matching
+                    # (~110 of ~260 us per call at batch 1 here); XLA compiles on the first call.
+                    fn = self._fn.get_concrete_function(tf.TensorSpec(shape, tf.float32))
+                    fn(tensor)
+                    self._concrete[shape] = fn
         except Exception as exc:
-            msg = f"keras runner: cannot compile for {shape}: {one_line(exc)}"
+            msg = f"{self.name} runner: cannot compile for {shape}: {one_line(exc)}"
             raise RunnerError(msg) from exc
-        return _Staged(tensor, fn)
+        return self._for_timing(_Staged(tensor, fn), x)
 
     def infer(self, staged: _Staged) -> np.ndarray:
         """Run the compiled function and copy the outputs to the host."""
@@ -188,12 +234,12 @@ class KerasRunner(Runner):
                 return np.asarray(staged.fn(staged.tensor))  # waits for the result, on the host
             return staged.fn(staged.tensor).numpy()
         except Exception as exc:
-            raise RunnerError(f"keras runner: inference failed: {one_line(exc)}") from exc
+            raise RunnerError(f"{self.name} runner: inference failed: {one_line(exc)}") from exc
 
     def describe(self) -> RunnerDescription:
         """Describe the Keras backend, device, thread pools and compile settings."""
         if self._fn is None:
-            raise RunnerError("keras runner: call prepare() before describe()")
+            raise RunnerError(f"{self.name} runner: call prepare() before describe()")
         if self._jax is not None:
             return self._describe_jax()
         tf, keras = self._tf, self._keras
@@ -262,15 +308,19 @@ class _JaxCall:
     computation and copies the outputs to the host.
     """
 
-    def __init__(self, model: Any, jit_compile: bool) -> None:
+    def __init__(self, model: Any, jit_compile: bool, device: Any, runner: str) -> None:
         import jax
 
         self._jax = jax
         self._model = model
-        self._state = (
+        self._device = device
+        self._runner = runner
+        # Created under ``jax.default_device(device)`` already; put there again in case not.
+        state = (
             [v.value for v in model.trainable_variables],
             [v.value for v in model.non_trainable_variables],
         )
+        self._state = jax.device_put(state, device)
         self._jit = jax.jit(self._call) if jit_compile else None
         self._compiled: dict[tuple[int, ...], Any] = {}
 
@@ -281,7 +331,7 @@ class _JaxCall:
     def stage(self, x: np.ndarray) -> _Staged:
         shape = tuple(x.shape)
         try:
-            tensor = self._jax.device_put(x)  # a copy: later changes to ``x`` do not reach it
+            tensor = self._jax.device_put(x, self._device)  # a copy: later changes to ``x`` stay out
             fn = self._compiled.get(shape)
             if fn is None:
                 if self._jit is None:
@@ -291,6 +341,6 @@ class _JaxCall:
                 np.asarray(fn(tensor))
                 self._compiled[shape] = fn
         except Exception as exc:
-            msg = f"keras runner: cannot compile for {shape}: {one_line(exc)}"
+            msg = f"{self._runner} runner: cannot compile for {shape}: {one_line(exc)}"
             raise RunnerError(msg) from exc
         return _Staged(tensor, fn)

@@ -1,4 +1,7 @@
-"""ONNX Runtime runner: the ONNX export on the CPU execution provider, through an IOBinding."""
+"""ONNX Runtime runner: the ONNX export on the CPU execution provider, through an IOBinding.
+
+The session, binding and run helpers here are shared with the GPU runners (``onnxruntime_gpu``).
+"""
 
 from __future__ import annotations
 
@@ -23,12 +26,94 @@ class OnnxRuntimeOptions(BaseModel):
     model_config = OPTIONS_CONFIG
 
 
-class _Staged(NamedTuple):
-    """A bound batch; the arrays are kept here because the binding holds raw pointers to them."""
+class HostStaged(NamedTuple):
+    """A batch bound to host memory; the arrays live here since the binding holds raw pointers to them."""
 
     binding: Any
     inputs: np.ndarray
     outputs: np.ndarray
+
+
+class SessionIO(NamedTuple):
+    """A loaded session and its one float32 input and output (names, per-sample shapes)."""
+
+    session: Any
+    input_name: str
+    output_name: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+
+
+def import_failure(exc: BaseException) -> str:
+    """The one-line reason for an ``import onnxruntime`` that failed."""
+    return f"cannot import onnxruntime: {one_line(exc)}"
+
+
+def session_options(ort: Any, intra_op_threads: int) -> Any:
+    """All graph optimisations, sequential execution, ``intra_op_threads`` (0: ONNX Runtime's pick)."""
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.intra_op_num_threads = intra_op_threads
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return so
+
+
+def open_session(ort: Any, artifact: ModelArtifact, so: Any, providers: list[Any], runner: str) -> SessionIO:
+    """Load the ONNX export on ``providers``; refuse models other than float32, one in and one out."""
+    path = artifact.path("onnx")
+    try:
+        session = ort.InferenceSession(str(path), so, providers=providers)
+    except Exception as exc:
+        raise RunnerError(f"cannot load {path.name}: {one_line(exc)}") from exc
+    ins, outs = session.get_inputs(), session.get_outputs()
+    if len(ins) != 1 or len(outs) != 1:
+        raise RunnerError(f"{runner} runner supports single-input, single-output models")
+    if ins[0].type != "tensor(float)" or outs[0].type != "tensor(float)":
+        types = f"{ins[0].type} -> {outs[0].type}"
+        raise RunnerError(f"{runner} runner needs float32 I/O, got {types}")
+    return SessionIO(
+        session, ins[0].name, outs[0].name, tuple(artifact.input_shape), tuple(artifact.output_shape)
+    )
+
+
+def host_batch(inputs: np.ndarray, io: SessionIO, runner: str) -> np.ndarray:
+    """An owned float32 copy of ``inputs``, checked against the model's input shape.
+
+    Owned, because an ``OrtValue`` on the CPU aliases this memory: later changes to the caller's
+    array must not reach a staged batch.
+    """
+    x = np.array(inputs, dtype=np.float32, order="C", copy=True)
+    if tuple(x.shape[1:]) != io.input_shape:
+        raise RunnerError(
+            f"{runner} runner: batch shape {x.shape} does not match the "
+            f"model input (batch, {', '.join(map(str, io.input_shape))})"
+        )
+    return x
+
+
+def bind_host(ort: Any, io: SessionIO, inputs: np.ndarray, runner: str) -> HostStaged:
+    """Bind a copy of ``inputs`` as the input and a preallocated host array as the output.
+
+    On a GPU provider ONNX Runtime copies the input to the device and the output back inside
+    each ``run_with_iobinding``: host-to-host timing.
+    """
+    x = host_batch(inputs, io, runner)
+    out = np.empty((x.shape[0], *io.output_shape), np.float32)
+    try:
+        binding = io.session.io_binding()
+        binding.bind_ortvalue_input(io.input_name, ort.OrtValue.ortvalue_from_numpy(x))
+        binding.bind_output(io.output_name, "cpu", 0, np.float32, list(out.shape), out.ctypes.data)
+    except Exception as exc:
+        raise RunnerError(f"{runner} runner: cannot bind: {one_line(exc)}") from exc
+    return HostStaged(binding, x, out)
+
+
+def run_bound(session: Any, binding: Any, runner: str) -> None:
+    """One ``run_with_iobinding`` (no ``RunOptions``: see ``OnnxRuntimeRunner``), errors mapped."""
+    try:
+        session.run_with_iobinding(binding)
+    except Exception as exc:
+        raise RunnerError(f"{runner} runner: inference failed: {one_line(exc)}") from exc
 
 
 class OnnxRuntimeRunner(Runner):
@@ -56,7 +141,7 @@ class OnnxRuntimeRunner(Runner):
         try:
             import onnxruntime as ort
         except Exception as exc:  # a broken install can raise more than ImportError
-            return False, f"cannot import onnxruntime: {one_line(exc)}"
+            return False, import_failure(exc)
         if PROVIDERS[0] not in ort.get_available_providers():
             return False, f"onnxruntime {ort.__version__} lacks {PROVIDERS[0]}"
         return True, f"onnxruntime {ort.__version__} with {PROVIDERS[0]}"
@@ -73,55 +158,20 @@ class OnnxRuntimeRunner(Runner):
 
         self._ort = ort
         self._intra_op_threads = options.threads or 0  # 0: ONNX Runtime picks the pool size
-        so = ort.SessionOptions()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.intra_op_num_threads = self._intra_op_threads
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        path = artifact.path("onnx")
-        try:
-            session = ort.InferenceSession(str(path), so, providers=list(PROVIDERS))
-        except Exception as exc:
-            raise RunnerError(f"cannot load {path.name}: {one_line(exc)}") from exc
-        ins, outs = session.get_inputs(), session.get_outputs()
-        if len(ins) != 1 or len(outs) != 1:
-            raise RunnerError("onnxruntime runner supports single-input, single-output models")
-        if ins[0].type != "tensor(float)" or outs[0].type != "tensor(float)":
-            types = f"{ins[0].type} -> {outs[0].type}"
-            raise RunnerError(f"onnxruntime runner needs float32 I/O, got {types}")
-        self._session = session
-        self._input_name, self._output_name = ins[0].name, outs[0].name
-        self._input_shape = tuple(artifact.input_shape)
-        self._output_shape = tuple(artifact.output_shape)
-        self.infer(self.stage(np.zeros((options.batch_size, *self._input_shape), np.float32)))
+        so = session_options(ort, self._intra_op_threads)
+        self._io = open_session(ort, artifact, so, list(PROVIDERS), self.name)
+        self._session = self._io.session
+        self.infer(self.stage(np.zeros((options.batch_size, *self._io.input_shape), np.float32)))
 
-    def stage(self, inputs: np.ndarray) -> _Staged:
+    def stage(self, inputs: np.ndarray) -> HostStaged:
         """Copy the batch, bind it as the input and bind a preallocated array as the output."""
         if self._session is None:
             raise RunnerError("onnxruntime runner: call prepare() before stage()")
-        ort = self._ort
-        # An owned copy: the OrtValue aliases this memory, so later changes to ``inputs``
-        # must not reach a staged batch.
-        x = np.array(inputs, dtype=np.float32, order="C", copy=True)
-        if tuple(x.shape[1:]) != self._input_shape:
-            raise RunnerError(
-                f"onnxruntime runner: batch shape {x.shape} does not match the "
-                f"model input (batch, {', '.join(map(str, self._input_shape))})"
-            )
-        out = np.empty((x.shape[0], *self._output_shape), np.float32)
-        try:
-            binding = self._session.io_binding()
-            binding.bind_ortvalue_input(self._input_name, ort.OrtValue.ortvalue_from_numpy(x))
-            binding.bind_output(self._output_name, "cpu", 0, np.float32, list(out.shape), out.ctypes.data)
-        except Exception as exc:
-            raise RunnerError(f"onnxruntime runner: cannot bind: {one_line(exc)}") from exc
-        return _Staged(binding, x, out)
+        return bind_host(self._ort, self._io, inputs, self.name)
 
-    def infer(self, staged: _Staged) -> np.ndarray:
+    def infer(self, staged: HostStaged) -> np.ndarray:
         """Run the bound batch; ONNX Runtime writes the outputs straight into the staged array."""
-        try:
-            self._session.run_with_iobinding(staged.binding)
-        except Exception as exc:
-            raise RunnerError(f"onnxruntime runner: inference failed: {one_line(exc)}") from exc
+        run_bound(self._session, staged.binding, self.name)
         return staged.outputs
 
     def describe(self) -> RunnerDescription:
