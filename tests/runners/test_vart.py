@@ -296,7 +296,8 @@ def test_session_records_vart_ok_and_failed_beside_other_runners(
             runner=runner, settings=quick_settings, out_dir=tmp_path, batch_size=2, runner_options=options
         )
 
-    ok = measure_one(standin_ctx, job(SPEC, xmodel=str(xmodel), n_runners=2))
+    card = "xilinx_u50_gen3x16_xdma_201920_3"
+    ok = measure_one(standin_ctx, job(SPEC, xmodel=str(xmodel), n_runners=2, card=card))
     failed = measure_one(standin_ctx, job(SPEC, xmodel=str(broken)))
     other = measure_one(standin_ctx, job("null"))
     assert ok.status == Status.OK, ok.error
@@ -304,3 +305,6 @@ def test_session_records_vart_ok_and_failed_beside_other_runners(
     assert ok.runner.settings["dpu_batch"] == DPU_BATCH and ok.performance.throughput_samples_per_s > 0
     assert failed.status == Status.FAILED and "xmodel has no DPU subgraph" in failed.error.message
     assert other.status == Status.OK
+    # the card named: its nominal TDP (75 W) beside the measured power
+    assert ok.runner.device_model == card
+    assert ok.power_nominal.power_mean_w == 75 and "Alveo U50" in ok.power_nominal.scope

@@ -49,6 +49,10 @@ class VartOptions(BaseModel):
     timeout_s: Number = Field(60.0, gt=0)
     start_timeout_s: Number = Field(120.0, gt=0)
     device_bdf: Text | None = None
+    #: The card's name, e.g. xbutil's shell ``xilinx_u50_gen3x16_xdma_201920_3`` or ``Alveo U50``:
+    #: the record's ``device_model``, by which the nominal TDP is looked up. The DPU target alone
+    #: (DPUCAHX8H runs on U50, U50LV and U280) does not name the card.
+    card: Text | None = None
 
 
 class _Staged(NamedTuple):
@@ -65,7 +69,8 @@ class VartRunner(Runner):
     ``worker_command`` (else ``$TRIGGERBENCH_VART_WORKER``, else this Python when ``xir`` and
     ``vart`` import here), ``n_runners`` (VART runners kept in flight, default 1),
     ``timeout_s`` (per request, default 60), ``start_timeout_s`` (start and load, default 120),
-    ``device_bdf`` (the card for the XRT power meter).
+    ``device_bdf`` (the card for the XRT power meter), ``card`` (the card's name, for the record
+    and its nominal TDP).
 
     The runner is selected for a workload through its Keras/ONNX formats but runs the xmodel:
     the record's workload hash is the float source's, ``settings.xmodel_sha256`` the xmodel's.
@@ -223,6 +228,7 @@ class VartRunner(Runner):
             precision="int8",
             threads=None,
             settings={k: v for k, v in settings.items() if v is not None},
+            device_model=self._opts.card,
         )
 
     def power_meter(self) -> tuple[PowerMeter | None, str]:
