@@ -51,6 +51,14 @@ class HlsSettings(BaseModel):
     #: Refuse models with more multiplications per event: their C-simulation takes seconds per
     #: event (the LLP VGG's 97 M took ~8 s per event here), so an accuracy pass would take hours.
     max_csim_mults: WholeNumber = Field(10_000_000, ge=1)
+    #: Kill the C-simulation build (g++) after this many seconds; the record is skipped with why.
+    build_timeout_s: Number = Field(600.0, gt=0)
+    #: Memory the C-simulation build may use, in MB (None: what /proc/meminfo calls available).
+    #: A build estimated above it is refused; the compiler is also run under this address limit.
+    build_memory_mb: WholeNumber | None = Field(None, ge=64)
+    #: Warn when the firmware's mean |diff| from the float reference exceeds this percentage of
+    #: the reference's output scale (its RMS): a sign of fixed-point overflow or saturation.
+    fidelity_threshold_pct: Number = Field(5.0, gt=0)
 
     @field_validator("part", mode="before")
     @classmethod
@@ -70,10 +78,14 @@ class HlsSettings(BaseModel):
 
     def key(self) -> dict[str, Any]:
         """The settings that change the C-simulation library (synthesis flags and limits do not)."""
-        return self.model_dump(exclude={"synth", "cosim", "max_csim_mults"})
+        return self.model_dump(exclude=NOT_IN_BUILD_KEY)
 
 
 KNOWN_KEYS = tuple(HlsSettings.model_fields)
+#: Options that do not change the compiled C-simulation (flags, limits and checks).
+NOT_IN_BUILD_KEY = {
+    "synth", "cosim", "max_csim_mults", "build_timeout_s", "build_memory_mb", "fidelity_threshold_pct"
+}  # fmt: skip
 
 
 def is_hgq(model: Any) -> bool:

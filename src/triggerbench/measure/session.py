@@ -223,6 +223,8 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
             ctx.task_metrics(),
             agreement=workloads.agreement_metrics(ctx.task),
         )
+        # Fixed-point firmware far from the float reference: say so, and which layers overflow.
+        fidelity = runner.fidelity_problems(ctx.inputs, ctx.reference, accuracy.mean_abs_diff)
         query = functools.partial(runner.infer, _staged_batch(runner, ctx, job.batch_size))
         meter, meter_reason = runner.power_meter() or default_meter()
         reading = EnergyReading(meter, meter_reason, job.settings.idle_baseline_s)
@@ -251,6 +253,7 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
         ]
     problems = (
         environment.load_problems(env)
+        + fidelity
         + list(outcome.warnings)
         + power_problems(power)
         + _oversubscription_problems(job, description.threads, env)

@@ -193,6 +193,14 @@ class Runner(abc.ABC):
         """FPGA latency / resources the prepared backend knows (reports, testbench, estimate)."""
         return []
 
+    def fidelity_problems(self, inputs: np.ndarray, reference: np.ndarray, mean_abs_diff: float) -> list[str]:
+        """Warnings on the accuracy pass's outputs the backend can explain (fixed-point overflow).
+
+        Called after the accuracy pass with its inputs, the float reference and the mean |diff|;
+        the default has none.
+        """
+        return []
+
     def profile(self, staged: Any) -> list[dict[str, Any]] | None:
         """Per-layer timings, where the backend can give them (a later issue fills this)."""
         return None

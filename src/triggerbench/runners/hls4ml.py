@@ -13,8 +13,12 @@ import ctypes
 import fcntl
 import io
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from triggerbench.errors import ModelUnsupportedError, RunnerError, RunnerUnavailableError, UserInputError
-from triggerbench.fpga import hls_config, hls_reports
+from triggerbench.fpga import fidelity, hls_config, hls_reports
 from triggerbench.fpga.estimate import estimate, layer_costs
 from triggerbench.models.artifact import ModelArtifact, cache_dir, load_keras
 from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
@@ -33,6 +37,37 @@ PROJECT_NAME = "myproject"
 MARKER = "triggerbench-build.json"
 #: The vendor HLS command each hls4ml backend's ``build()`` calls.
 SYNTH_TOOLS = {"Vitis": "vitis-run", "Vivado": "vivado_hls"}
+#: Rough g++ memory of a C-simulation build: a base, plus per multiplication (weights are header
+#: constants and templates are instantiated per layer). An estimate for the guard, not a figure.
+GPP_BASE_MB = 400
+GPP_MB_PER_MULT = 0.002
+#: Samples the layer-by-layer overflow check runs through the Keras model.
+FIDELITY_SAMPLES = 2048
+
+
+def available_memory_mb() -> int | None:
+    """``MemAvailable`` from /proc/meminfo, in MB; None where it cannot be read."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _normalise_keras2_flags(model: Any) -> list[str]:
+    """Keras 2 files can store BatchNormalization's center/scale as 0/1; hls4ml wants bools."""
+    fixed = []
+    for layer in model.layers:
+        if type(layer).__name__ != "BatchNormalization":
+            continue
+        for flag in ("center", "scale"):
+            value = getattr(layer, flag, None)
+            if value is not None and not isinstance(value, bool):
+                setattr(layer, flag, bool(value))
+                fixed.append(f"{layer.name}.{flag}")
+    return fixed
 
 
 def _first_error_line(log: str) -> str:
@@ -68,6 +103,7 @@ class Hls4mlRunner(Runner):
     def __init__(self) -> None:
         self._hls_model: Any = None
         self._fpga: list[FpgaFigures] = []
+        self._fidelity: fidelity.Fidelity | None = None
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -105,6 +141,13 @@ class Hls4mlRunner(Runner):
             )
         self._precision = hls_config.precision_summary(model, settings)
         self._hgq = hls_config.is_hgq(model)
+        self._model = model
+        self._fidelity: fidelity.Fidelity | None = None
+        _normalise_keras2_flags(model)
+        self._build_mb = GPP_BASE_MB + int(GPP_MB_PER_MULT * mults)
+        self._mults = mults
+        self._memory_mb = settings.build_memory_mb or available_memory_mb()
+        self._name = artifact.name
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # hls4ml narrates every layer
                 config = hls_config.layer_config(model, settings)
@@ -172,22 +215,83 @@ class Hls4mlRunner(Runner):
                 # stamp, so it never collides with another model's library in this process.
                 self._hls_model._top_function_lib = ctypes.cdll.LoadLibrary(str(lib))
                 return True, None
+        limit_mb = self._memory_mb  # checked only here: a cached build needs no compiler
+        if limit_mb is not None and self._build_mb > limit_mb:
+            raise ModelUnsupportedError(
+                f"{self._name}: its hls4ml C-simulation build needs an estimated {self._build_mb:,} MB "
+                f"of compiler memory ({self._mults:,} multiplications), more than the {limit_mb:,} MB "
+                "available (-O build_memory_mb sets the budget)"
+            )
         if self._dir.exists():
             shutil.rmtree(self._dir)  # a half-written build from an interrupted run
         start = time.perf_counter()
-        log = io.StringIO()
-        try:
-            with contextlib.redirect_stdout(log):  # hls4ml prints the compiler's output on failure
-                self._hls_model.compile()
-        except Exception as exc:
-            raise RunnerError(
-                f"hls4ml C-simulation build failed: {_first_error_line(log.getvalue())}"
-            ) from exc
+        with contextlib.redirect_stdout(io.StringIO()):
+            self._hls_model.write()  # the project; hls4ml's compile() would now run build_lib.sh
+        self._build()
         compile_s = time.perf_counter() - start
         stamp = self._hls_model.config.get_config_value("Stamp")
         lib = self._dir / "firmware" / f"{PROJECT_NAME}-{stamp}.so"
+        self._hls_model._top_function_lib = ctypes.cdll.LoadLibrary(str(lib))  # as compile() does
         marker.write_text(json.dumps({"library": str(lib), "compile_s": compile_s}))
         return False, compile_s
+
+    def _build(self) -> None:
+        """Run hls4ml's build script (g++) in its own process group, bounded in time and memory."""
+        s = self._settings
+        limit_mb = self._memory_mb
+        print(
+            f"hls4ml: compiling the C-simulation of {self._name} ({self._mults:,} multiplications, "
+            f"~{self._build_mb:,} MB estimated compiler memory; limits {s.build_timeout_s:g} s"
+            + (f", {limit_mb:,} MB" if limit_mb else "")
+            + ")",
+            file=sys.stderr,
+            flush=True,
+        )
+        ulimit = f"ulimit -v {limit_mb * 1024} && " if limit_mb else ""
+        proc = subprocess.Popen(
+            ["bash", "-c", f"{ulimit}exec ./build_lib.sh"],
+            cwd=self._dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # so a timeout kills g++ too, not just the script
+        )
+        try:
+            log, _ = proc.communicate(timeout=s.build_timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise ModelUnsupportedError(
+                f"{self._name}: hls4ml C-simulation build exceeded -O build_timeout_s={s.build_timeout_s:g} "
+                f"({self._mults:,} multiplications); killed (raise the limit to build it)"
+            ) from None
+        if proc.returncode != 0:
+            memory = re.search(r"memory exhausted|cannot allocate memory|out of memory", log, re.IGNORECASE)
+            if memory and limit_mb:
+                raise ModelUnsupportedError(
+                    f"{self._name}: hls4ml C-simulation build ran out of its {limit_mb:,} MB memory "
+                    f"limit ({_first_error_line(log)}); raise -O build_memory_mb if the host has more"
+                )
+            raise RunnerError(f"hls4ml C-simulation build failed: {_first_error_line(log)}")
+
+    def fidelity_problems(self, inputs: np.ndarray, reference: np.ndarray, mean_abs_diff: float) -> list[str]:
+        """Firmware far from the float reference: name the layers beyond the precision's range."""
+        if self._hls_model is None:
+            return []
+        s = self._settings
+        self._fidelity = fidelity.fidelity(mean_abs_diff, reference, s.fidelity_threshold_pct)
+        if not self._fidelity.far:
+            return []
+        if self._hgq:  # per-layer quantizers: no single precision to suggest
+            return [fidelity.warning(self._fidelity, None, [])]
+        try:
+            ranges = fidelity.layer_ranges(self._model, np.asarray(inputs)[:FIDELITY_SAMPLES])
+        except Exception as exc:  # the check explains a warning; it must not fail the record
+            head = fidelity.warning(self._fidelity, None, [])
+            return [f"{head}; layer ranges unavailable: {one_line(exc)}"]
+        return [fidelity.warning(self._fidelity, s.precision, fidelity.overflowing(ranges, s.precision))]
 
     def _synthesise(self, settings: hls_config.HlsSettings) -> str:
         """Run HLS synthesis when asked for and possible; return what happened, for the record."""
@@ -257,6 +361,9 @@ class Hls4mlRunner(Runner):
         }
         if self._compile_s is not None:
             settings["compile_s"] = round(self._compile_s, 3)
+        if self._fidelity is not None:  # set by the accuracy pass's check
+            settings["fidelity_ratio_pct"] = round(self._fidelity.ratio_pct, 4)
+            settings["fidelity_threshold_pct"] = self._fidelity.threshold_pct
         return RunnerDescription(
             backend=f"hls4ml-{s.backend.lower()}",
             backend_version=self._version,
@@ -274,3 +381,4 @@ class Hls4mlRunner(Runner):
     def close(self) -> None:
         """Drop the model (the loaded library stays mapped: ctypes cannot unload it safely)."""
         self._hls_model = None
+        self._model = None
