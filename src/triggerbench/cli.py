@@ -185,7 +185,7 @@ def run(
     isolate: Annotated[bool, typer.Option(help="Each runner in its own process.")] = True,
 ) -> None:
     """Measure models on runners; write one JSON record per measurement."""
-    from triggerbench.measure.job import SCENARIOS, Job, build_context, read_inputs_file
+    from triggerbench.measure.job import SCENARIOS, Job, build_context, check_batches, read_inputs_file
     from triggerbench.measure.settings import MeasureSettings
     from triggerbench.models.workloads import WORKLOADS
     from triggerbench.models.workloads import get as get_workload
@@ -232,6 +232,7 @@ def run(
                 state.doing = f"preparing {w or m}"
                 console.print(f"[bold]{w or m}[/]: preparing model, exports and reference outputs")
                 ctx = build_context(settings, workload=w, model_path=m, data_path=data)
+                check_batches(ctx.artifact, batches)  # a model's fixed batch: other sizes refused
                 ctx_dir = ctx.save(Path(tmp) / (w or "model"))
                 jobs = [
                     Job(

@@ -87,6 +87,8 @@ class Context:
                 "output_shape": a.output_shape,
                 "parameter_count": a.parameter_count,
                 "sha256": a.sha256,
+                "fixed_batch": a.fixed_batch,
+                "input_dtype": a.input_dtype,
             },
             "workload_name": self.workload_name,
             "task": self.task,
@@ -110,6 +112,8 @@ class Context:
             output_shape=tuple(a["output_shape"]),
             parameter_count=a["parameter_count"],
             sha256=a["sha256"],
+            fixed_batch=a.get("fixed_batch"),
+            input_dtype=a.get("input_dtype", "float32"),
         )
         with np.load(folder / "arrays.npz") as arrays:
             labels = arrays["labels"] if "labels" in arrays.files else None
@@ -140,8 +144,65 @@ def _reference_outputs(
         return out, "keras-float32"
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(artifact.path("onnx")), providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: inputs})[0], "onnxruntime-cpu-float32"
+    from triggerbench.runners.onnxruntime import ort_message
+
+    path = artifact.path("onnx")
+    # A model whose batch is fixed takes batches of exactly that size: the last one is padded.
+    step = artifact.fixed_batch or 256
+    x = np.ascontiguousarray(inputs, dtype=np.dtype(artifact.input_dtype))
+    outputs = []
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        for start in range(0, len(x), step):
+            chunk = x[start : start + step]
+            n = len(chunk)
+            if artifact.fixed_batch and n < step:
+                chunk = np.concatenate([chunk, np.zeros((step - n, *chunk.shape[1:]), chunk.dtype)])
+            outputs.append(np.asarray(session.run(None, {name: chunk})[0])[:n])
+    except Exception as exc:
+        raise UserInputError(f"ONNX Runtime cannot run {path.name}: {ort_message(exc)}") from None
+    out = np.concatenate(outputs)
+    # Compared in float: an integer output (a quantized model's) becomes its float values.
+    return out.astype(np.float32, copy=False), "onnxruntime-cpu-float32"
+
+
+def check_batches(artifact: ModelArtifact, batches: list[int]) -> None:
+    """Refuse batch sizes other than the one a model fixes in its input (one line)."""
+    fixed = artifact.fixed_batch
+    other = [b for b in batches if b != fixed]
+    if fixed is not None and other:
+        raise UserInputError(
+            f"--batch {','.join(map(str, other))}: model {artifact.name!r} has its batch fixed at "
+            f"{fixed} in its input shape ({fixed}, {', '.join(map(str, artifact.input_shape))}); "
+            f"use --batch {fixed}, or export the model with a dynamic batch axis"
+        )
+
+
+def input_values(artifact: ModelArtifact, settings: MeasureSettings, n: int) -> np.ndarray:
+    """Seeded random inputs in the model's own input type and range.
+
+    Integer inputs are uniform over ``settings.input_range`` (default: the type's whole range),
+    float inputs uniform over it, or standard normal when no range is set.
+    """
+    dtype = np.dtype(artifact.input_dtype)
+    rng = np.random.default_rng(settings.seed)
+    shape = (n, *artifact.input_shape)
+    lo_hi = settings.input_range
+    if dtype == np.bool_:
+        return rng.integers(0, 2, shape).astype(np.bool_)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        lo, hi = (info.min, info.max) if lo_hi is None else (int(np.ceil(lo_hi[0])), int(np.floor(lo_hi[1])))
+        if lo < info.min or hi > info.max or lo > hi:
+            raise UserInputError(
+                f"input_range {lo_hi[0]:g},{lo_hi[1]:g} holds no {dtype.name} values or leaves its "  # type: ignore[index]
+                f"range {info.min},{info.max} (the model's input type)"
+            )
+        return rng.integers(lo, hi, shape, dtype=dtype, endpoint=True)
+    if lo_hi is None:
+        return rng.standard_normal(shape).astype(dtype)
+    return rng.uniform(lo_hi[0], lo_hi[1], shape).astype(dtype)
 
 
 def read_inputs_file(data_path: Path) -> np.ndarray:
@@ -167,14 +228,28 @@ def read_inputs_file(data_path: Path) -> np.ndarray:
     return data
 
 
-def _load_inputs(data_path: Path, input_shape: tuple[int, ...], n: int) -> np.ndarray:
+def _load_inputs(data_path: Path, input_shape: tuple[int, ...], n: int, dtype: str = "float32") -> np.ndarray:
+    """The first ``n`` samples of ``--data``, in the model's input type ``dtype``.
+
+    Values an integer input cannot hold exactly (fractions, or beyond the type's range) are
+    refused rather than wrapped or truncated.
+    """
     data = read_inputs_file(data_path)
     if tuple(data.shape[1:]) != tuple(input_shape):
         raise UserInputError(
             f"data shape {tuple(data.shape)} does not fit the model's input "
             f"(N, {', '.join(map(str, input_shape))})"
         )
-    return np.ascontiguousarray(data[:n], dtype=np.float32)
+    x = np.asarray(data[:n])
+    want = np.dtype(dtype)
+    if np.issubdtype(want, np.integer) and x.dtype != want:
+        info = np.iinfo(want)
+        if x.size and (not np.array_equal(x, np.round(x)) or x.min() < info.min or x.max() > info.max):
+            raise UserInputError(
+                f"{data_path} holds {x.dtype} values from {x.min():g} to {x.max():g}; the model's "
+                f"input is {want.name} (whole numbers {info.min} to {info.max})"
+            )
+    return np.ascontiguousarray(x, dtype=want)
 
 
 def build_context(
@@ -192,19 +267,18 @@ def build_context(
         artifact = w.artifact()
         inputs, labels = w.validation(n, workloads.VALIDATION_SEED)
         if data_path is not None:
-            inputs, labels = _load_inputs(data_path, artifact.input_shape, n), None
+            inputs, labels = _load_inputs(data_path, artifact.input_shape, n, artifact.input_dtype), None
         meta = dict(workload_name=w.name, task=w.task, model_name=w.model_name, variant=w.variant)
         float_keras = w.float_reference() if w.float_reference else None
     else:
         artifact = from_path(Path(model_path))
         if data_path is not None:
-            inputs = _load_inputs(Path(data_path), artifact.input_shape, n)
+            inputs = _load_inputs(Path(data_path), artifact.input_shape, n, artifact.input_dtype)
         else:
-            rng = np.random.default_rng(settings.seed)
-            inputs = rng.standard_normal((n, *artifact.input_shape)).astype(np.float32)
+            inputs = input_values(artifact, settings, n)
         labels, float_keras = None, None
         meta = dict(workload_name=artifact.name, task="user-model", model_name=artifact.name, variant=None)
-    inputs = np.ascontiguousarray(inputs, dtype=np.float32)
+    inputs = np.ascontiguousarray(inputs, dtype=np.dtype(artifact.input_dtype))
     reference, reference_name = _reference_outputs(artifact, inputs, float_keras)
     return Context(
         artifact=artifact,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: Upper bounds that catch a typo (1e300) before it overflows a timer or an array.
 DAY_S = 86_400.0
@@ -27,6 +27,11 @@ class MeasureSettings(BaseModel):
         512, ge=1, le=10_000_000, description="Validation-set size of the accuracy pass."
     )
     seed: int = Field(0, description="Seed for random inputs when no data is given.")
+    input_range: tuple[float, float] | None = Field(
+        None,
+        description="LO,HI of the random inputs when no data is given; default: the input type's "
+        "whole range for an integer input, standard normal for a float one.",
+    )
     idle_baseline_s: float = Field(
         2.0, ge=0, le=3600, description="Idle power read before each window where a meter exists; 0: none."
     )
@@ -45,6 +50,23 @@ class MeasureSettings(BaseModel):
     miss_frac_limit: float = Field(1e-3, gt=0, lt=1, description="Sustained means fewer misses.")
     rate_search_trials: int = Field(8, ge=0, le=100, description="Rates tried to find the sustained one.")
     rate_search_trial_s: float = Field(0.3, gt=0, le=DAY_S, description="Stream length per trial rate.")
+
+    @field_validator("input_range", mode="before")
+    @classmethod
+    def _parse_range(cls, value):
+        if isinstance(value, str):  # --set input_range=LO,HI
+            parts = [p.strip() for p in value.split(",")]
+            if len(parts) != 2 or not all(parts):
+                raise ValueError(f"input_range {value!r}: give LO,HI (e.g. 0,255)")
+            return tuple(parts)
+        return value
+
+    @field_validator("input_range")
+    @classmethod
+    def _range_ordered(cls, value):
+        if value is not None and not value[0] < value[1]:
+            raise ValueError(f"input_range {value[0]:g},{value[1]:g}: LO must be below HI")
+        return value
 
     @model_validator(mode="after")
     def _stream_fits_in_memory(self) -> MeasureSettings:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from triggerbench.errors import UserInputError
 
-SUPPORTED_SUFFIXES = (".keras", ".onnx")
+SUPPORTED_SUFFIXES = (".keras", ".h5", ".hdf5", ".onnx")
 
 
 def sha256_file(path: Path) -> str:
@@ -40,6 +40,10 @@ class ModelArtifact:
     output_shape: tuple[int, ...]
     parameter_count: int | None
     sha256: dict[str, str] = field(default_factory=dict)
+    #: The batch size fixed in the model's input (an ONNX export without dynamic axes); None: any.
+    fixed_batch: int | None = None
+    #: The input's element type as numpy names it ("float32", "int8", "uint8", ...).
+    input_dtype: str = "float32"
 
     @property
     def source_sha256(self) -> str:
@@ -140,6 +144,12 @@ def from_onnx(path: Path, name: str | None = None) -> ModelArtifact:
         raise UserInputError(f"model file not found: {path}")
     try:
         proto = onnx.load(str(path))
+    except Exception as exc:
+        raise UserInputError(f"cannot load ONNX model {path}: {type(exc).__name__}: {exc}") from None
+    from triggerbench.models.keras2 import refuse_qonnx
+
+    refuse_qonnx(proto, path)  # before the checker, whose error on QONNX's domain says nothing useful
+    try:
         onnx.checker.check_model(proto)
     except Exception as exc:
         raise UserInputError(f"cannot load ONNX model {path}: {type(exc).__name__}: {exc}") from None
@@ -148,24 +158,39 @@ def from_onnx(path: Path, name: str | None = None) -> ModelArtifact:
     if len(inputs) != 1 or len(proto.graph.output) != 1:
         raise UserInputError("only single-input, single-output models are supported for now")
 
-    def dims(value_info) -> tuple[int, ...]:
-        shape = [
-            d.dim_value if d.HasField("dim_value") else None for d in value_info.type.tensor_type.shape.dim
-        ][1:]
+    def batch_and_dims(value_info) -> tuple[int | None, tuple[int, ...]]:
+        all_dims = [
+            d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+            for d in value_info.type.tensor_type.shape.dim
+        ]
+        if not all_dims:
+            raise UserInputError(f"the model's {value_info.name!r} has no batch axis (a scalar)")
+        batch, shape = all_dims[0], all_dims[1:]
         if any(d is None for d in shape):
             raise UserInputError(f"the model's shapes must be fixed apart from the batch: {shape}")
-        return tuple(shape)
+        return batch, tuple(shape)  # type: ignore[arg-type]
 
+    fixed_batch, in_shape = batch_and_dims(inputs[0])
+    _, out_shape = batch_and_dims(proto.graph.output[0])
+    try:
+        in_dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(inputs[0].type.tensor_type.elem_type))
+    except Exception:
+        in_dtype = None
+    if in_dtype is None or not (np.issubdtype(in_dtype, np.number) or in_dtype == np.bool_):
+        elem = onnx.TensorProto.DataType.Name(inputs[0].type.tensor_type.elem_type)
+        raise UserInputError(f"the model's input is {elem}; only numeric inputs are supported")
     params = sum(int(np.prod(i.dims)) for i in proto.graph.initializer)
     sha = sha256_file(path)
     return ModelArtifact(
         name=name or path.stem,
         source_format="onnx",
         paths={"onnx": path},
-        input_shape=dims(inputs[0]),
-        output_shape=dims(proto.graph.output[0]),
+        input_shape=in_shape,
+        output_shape=out_shape,
         parameter_count=params,
         sha256={"onnx": sha},
+        fixed_batch=fixed_batch,
+        input_dtype=in_dtype.name,
     )
 
 
@@ -176,4 +201,8 @@ def from_path(path: Path) -> ModelArtifact:
         raise UserInputError(
             f"unsupported model file {path.name!r}: use one of {', '.join(SUPPORTED_SUFFIXES)}"
         )
+    if path.suffix in (".h5", ".hdf5"):
+        from triggerbench.models.keras2 import from_h5
+
+        return from_h5(path)
     return from_keras(path) if path.suffix == ".keras" else from_onnx(path)

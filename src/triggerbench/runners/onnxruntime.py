@@ -6,6 +6,7 @@ The session, binding and run helpers here are shared with the GPU runners (``onn
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -35,13 +36,53 @@ class HostStaged(NamedTuple):
 
 
 class SessionIO(NamedTuple):
-    """A loaded session and its one float32 input and output (names, per-sample shapes)."""
+    """A loaded session and its one input and output (names, per-sample shapes, element types)."""
 
     session: Any
     input_name: str
     output_name: str
     input_shape: tuple[int, ...]
     output_shape: tuple[int, ...]
+    input_dtype: np.dtype = np.dtype(np.float32)
+    output_dtype: np.dtype = np.dtype(np.float32)
+
+
+#: ONNX Runtime's tensor type names and the numpy types they hold.
+ORT_TYPES = {
+    f"tensor({name})": np.dtype(dtype)
+    for name, dtype in [
+        ("float", np.float32),
+        ("double", np.float64),
+        ("float16", np.float16),
+        ("int8", np.int8),
+        ("uint8", np.uint8),
+        ("int16", np.int16),
+        ("uint16", np.uint16),
+        ("int32", np.int32),
+        ("uint32", np.uint32),
+        ("int64", np.int64),
+        ("uint64", np.uint64),
+        ("bool", np.bool_),
+    ]
+}
+
+
+#: The lines of an ONNX Runtime error after its first that say which dimension or type is wrong.
+_ORT_DETAIL = re.compile(r"\b(index|Got|Expected|expected|actual)\b\s*:")
+
+
+def ort_message(exc: BaseException) -> str:
+    """``Type: first line`` of an ONNX Runtime error, with the lines that detail a shape or type.
+
+    ONNX Runtime names the offending dimension on the lines after the first ("index: 0 Got: 4
+    Expected: 1"), where ``one_line`` would cut exactly the part that says what is wrong; other
+    following lines (stack traces, advice) are left out.
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return f"{type(exc).__name__}: "
+    detail = [line for line in lines[1:] if _ORT_DETAIL.search(line)]
+    return f"{type(exc).__name__}: {'; '.join(lines[:1] + detail)}"
 
 
 def import_failure(exc: BaseException) -> str:
@@ -58,31 +99,50 @@ def session_options(ort: Any, intra_op_threads: int) -> Any:
     return so
 
 
-def open_session(ort: Any, artifact: ModelArtifact, so: Any, providers: list[Any], runner: str) -> SessionIO:
-    """Load the ONNX export on ``providers``; refuse models other than float32, one in and one out."""
+def open_session(
+    ort: Any,
+    artifact: ModelArtifact,
+    so: Any,
+    providers: list[Any],
+    runner: str,
+    float_only: bool = True,
+) -> SessionIO:
+    """Load the ONNX export on ``providers``; refuse models with more than one input or output.
+
+    ``float_only``: refuse I/O other than float32 (the GPU runners' device buffers are float32);
+    otherwise the model's own numeric input and output types are used.
+    """
     path = artifact.path("onnx")
     try:
         session = ort.InferenceSession(str(path), so, providers=providers)
     except Exception as exc:
-        raise RunnerError(f"cannot load {path.name}: {one_line(exc)}") from exc
+        raise RunnerError(f"cannot load {path.name}: {ort_message(exc)}") from exc
     ins, outs = session.get_inputs(), session.get_outputs()
     if len(ins) != 1 or len(outs) != 1:
         raise RunnerError(f"{runner} runner supports single-input, single-output models")
-    if ins[0].type != "tensor(float)" or outs[0].type != "tensor(float)":
-        types = f"{ins[0].type} -> {outs[0].type}"
+    types = f"{ins[0].type} -> {outs[0].type}"
+    if float_only and (ins[0].type != "tensor(float)" or outs[0].type != "tensor(float)"):
         raise RunnerError(f"{runner} runner needs float32 I/O, got {types}")
+    if ins[0].type not in ORT_TYPES or outs[0].type not in ORT_TYPES:
+        raise RunnerError(f"{runner} runner needs numeric I/O, got {types}")
     return SessionIO(
-        session, ins[0].name, outs[0].name, tuple(artifact.input_shape), tuple(artifact.output_shape)
+        session,
+        ins[0].name,
+        outs[0].name,
+        tuple(artifact.input_shape),
+        tuple(artifact.output_shape),
+        ORT_TYPES[ins[0].type],
+        ORT_TYPES[outs[0].type],
     )
 
 
 def host_batch(inputs: np.ndarray, io: SessionIO, runner: str) -> np.ndarray:
-    """An owned float32 copy of ``inputs``, checked against the model's input shape.
+    """An owned copy of ``inputs`` in the model's input type, checked against its input shape.
 
     Owned, because an ``OrtValue`` on the CPU aliases this memory: later changes to the caller's
     array must not reach a staged batch.
     """
-    x = np.array(inputs, dtype=np.float32, order="C", copy=True)
+    x = np.array(inputs, dtype=io.input_dtype, order="C", copy=True)
     if tuple(x.shape[1:]) != io.input_shape:
         raise RunnerError(
             f"{runner} runner: batch shape {x.shape} does not match the "
@@ -98,13 +158,13 @@ def bind_host(ort: Any, io: SessionIO, inputs: np.ndarray, runner: str) -> HostS
     each ``run_with_iobinding``: host-to-host timing.
     """
     x = host_batch(inputs, io, runner)
-    out = np.empty((x.shape[0], *io.output_shape), np.float32)
+    out = np.empty((x.shape[0], *io.output_shape), io.output_dtype)
     try:
         binding = io.session.io_binding()
         binding.bind_ortvalue_input(io.input_name, ort.OrtValue.ortvalue_from_numpy(x))
-        binding.bind_output(io.output_name, "cpu", 0, np.float32, list(out.shape), out.ctypes.data)
+        binding.bind_output(io.output_name, "cpu", 0, out.dtype, list(out.shape), out.ctypes.data)
     except Exception as exc:
-        raise RunnerError(f"{runner} runner: cannot bind: {one_line(exc)}") from exc
+        raise RunnerError(f"{runner} runner: cannot bind: {ort_message(exc)}") from exc
     return HostStaged(binding, x, out)
 
 
@@ -113,7 +173,7 @@ def run_bound(session: Any, binding: Any, runner: str) -> None:
     try:
         session.run_with_iobinding(binding)
     except Exception as exc:
-        raise RunnerError(f"{runner} runner: inference failed: {one_line(exc)}") from exc
+        raise RunnerError(f"{runner} runner: inference failed: {ort_message(exc)}") from exc
 
 
 class OnnxRuntimeRunner(Runner):
@@ -159,9 +219,9 @@ class OnnxRuntimeRunner(Runner):
         self._ort = ort
         self._intra_op_threads = options.threads or 0  # 0: ONNX Runtime picks the pool size
         so = session_options(ort, self._intra_op_threads)
-        self._io = open_session(ort, artifact, so, list(PROVIDERS), self.name)
+        self._io = open_session(ort, artifact, so, list(PROVIDERS), self.name, float_only=False)
         self._session = self._io.session
-        self.infer(self.stage(np.zeros((options.batch_size, *self._io.input_shape), np.float32)))
+        self.infer(self.stage(np.zeros((options.batch_size, *self._io.input_shape), self._io.input_dtype)))
 
     def stage(self, inputs: np.ndarray) -> HostStaged:
         """Copy the batch, bind it as the input and bind a preallocated array as the output."""

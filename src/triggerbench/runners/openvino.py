@@ -284,8 +284,10 @@ class OpenVinoRunner(Runner):
         self._compiled = compiled
         self._output_shape = tuple(compiled.output(0).get_shape())
         self._output_dtype = compiled.output(0).get_element_type().to_dtype()
+        # The model's own input type (an int8 or uint8 image model's): staged batches are cast to it.
+        self._input_dtype = compiled.input(0).get_element_type().to_dtype()
         self._infer = _raw_infer()
-        self.infer(self.stage(np.zeros(self._batch_shape, np.float32)))  # first-run setup
+        self.infer(self.stage(np.zeros(self._batch_shape, self._input_dtype)))  # first-run setup
 
     def stage(self, inputs: np.ndarray) -> _Staged:
         """Create an infer request whose input and output tensors share our arrays."""
@@ -294,7 +296,7 @@ class OpenVinoRunner(Runner):
         ov = self._ov
         # An owned copy: the tensor shares this memory, so later changes to ``inputs`` must
         # not reach a staged batch.
-        x = np.array(inputs, dtype=np.float32, order="C", copy=True)
+        x = np.array(inputs, dtype=self._input_dtype, order="C", copy=True)
         if x.shape != self._batch_shape:
             raise RunnerError(f"openvino runner: compiled for batch shape {self._batch_shape}, got {x.shape}")
         out = np.empty(self._output_shape, self._output_dtype)
