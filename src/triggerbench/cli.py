@@ -309,7 +309,11 @@ def _run_jobs(ctx, ctx_dir: Path, jobs, state: _RunState, isolate: bool) -> int:
                 table.add_row(*_summary_row(record))
                 _say_why_not_measured(record, said)
                 for warning in record.warnings:
-                    err_console.print(f"[yellow]warning[/] {job.runner}/{job.scenario}: {warning}")
+                    err_console.print(
+                        f"[yellow]warning[/] {job.runner}/{job.scenario}: {escape(warning)}",
+                        highlight=False,
+                        soft_wrap=True,  # one line each, whatever the terminal's width: grep-able
+                    )
                 progress.advance(task)
     finally:  # also when interrupted: show what was measured
         if table.row_count:

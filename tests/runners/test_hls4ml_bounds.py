@@ -135,3 +135,35 @@ def test_build_beyond_the_memory_budget_is_refused(loud, tmp_path, monkeypatch):
     with pytest.raises(ModelUnsupportedError, match=r"estimated 400 MB .* more than the 100 MB"):
         Hls4mlRunner().prepare(artifact, RunnerOptions(extra={"build_memory_mb": 100}))
     assert not list(tmp_path.glob("hls4ml/*/firmware"))  # refused before writing the project
+
+
+@needs_toolchain
+def test_cli_names_the_saturating_layer_and_skips_a_build_over_its_time_limit(loud, tmp_path):
+    """As a user meets both: one warning line naming the layer, one skipped line with the limit."""
+    from cli_runs import TINY_WINDOWS, tb
+
+    proc = tb(
+        "run", "--model", str(loud[0]), "--runner", "hls4ml", "--out", str(tmp_path / "a"), *TINY_WINDOWS
+    )
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    flagged = [line for line in proc.stderr.splitlines() if "firmware outputs far from" in line]
+    assert len(flagged) == 1 and "layers loud" in flagged[0] and "-O hls4ml.precision=" in flagged[0]
+    proc = tb(
+        "run",
+        "--model",
+        str(loud[0]),
+        "--runner",
+        "hls4ml",
+        "-O",
+        "hls4ml.build_timeout_s=0.5",
+        "-O",
+        "hls4ml.precision=fixed<40,20>",  # a configuration not built yet: the build runs
+        "--out",
+        str(tmp_path / "b"),
+        *TINY_WINDOWS,
+    )
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert any(
+        line.startswith("skipped hls4ml: ") and "build_timeout_s=0.5" in line
+        for line in proc.stderr.splitlines()
+    ), proc.stderr
