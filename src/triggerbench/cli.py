@@ -185,12 +185,12 @@ def run(
     isolate: Annotated[bool, typer.Option(help="Each runner in its own process.")] = True,
 ) -> None:
     """Measure models on runners; write one JSON record per measurement."""
+    from triggerbench.files import ensure_writable
     from triggerbench.measure.job import SCENARIOS, Job, build_context, check_batches, read_inputs_file
     from triggerbench.measure.settings import MeasureSettings
     from triggerbench.models.workloads import WORKLOADS
     from triggerbench.models.workloads import get as get_workload
     from triggerbench.plan import Plan, load_plan
-    from triggerbench.results.store import ensure_writable
 
     p = load_plan(plan) if plan else Plan()
     settings = _override(MeasureSettings.quick() if quick else p.measure, set_ or [])
@@ -409,9 +409,10 @@ def report(
     """
     from rich.markup import escape
 
+    from triggerbench.files import ensure_writable
     from triggerbench.reports.document import FORMATS, LAYOUTS, ReportOptions, build, write
     from triggerbench.reports.published import SEED_TALK, load_published
-    from triggerbench.results.store import ensure_writable, load
+    from triggerbench.results.store import load
 
     formats = _choices(_split(format) or ["md"], FORMATS, "--format")
     layouts = _choices(_split(layout) or ["all"], LAYOUTS, "--layout")
@@ -471,9 +472,9 @@ def compare(
     """
     from rich.markup import escape
 
+    from triggerbench.files import atomic_write_text, ensure_writable
     from triggerbench.reports import format as fmt
     from triggerbench.results import compare as cmp
-    from triggerbench.results.store import atomic_write_text, ensure_writable
 
     parsed = [cmp.parse_fail_on(text) for text in fail_on or []]  # malformed: exit 2 before reading
     base_paths, new_paths = cmp.split_side(base), cmp.split_side(new)
@@ -560,10 +561,10 @@ def train(
     """Train the reference models (teacher, students, KD, 4-bit, LLP VGG) and their manifest."""
     import time
 
+    from triggerbench.files import ensure_writable
     from triggerbench.models import ship as shipping
     from triggerbench.models import training
     from triggerbench.models.shipped import SHIPPED_DIR
-    from triggerbench.results.store import ensure_writable
 
     names = _split(model)
     if all_ == bool(names):
@@ -590,9 +591,10 @@ def ingest_hls(
     out: Annotated[Path, typer.Option(help="Folder for the result file.")] = Path("results"),
 ) -> None:
     """Read an hls4ml project's synthesis reports into a firmware-report record."""
+    from triggerbench.files import ensure_writable
     from triggerbench.fpga.ingest import ingest
     from triggerbench.reports import format as fmt
-    from triggerbench.results.store import ensure_writable, write_record
+    from triggerbench.results.store import write_record
 
     record = ingest(project_dir)
     path = write_record(record, ensure_writable(out))

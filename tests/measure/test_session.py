@@ -150,7 +150,7 @@ def test_scoped_runner_options_reach_only_their_runner():
 def test_ok_record_carries_the_cpus_nominal_tdp_beside_the_measured_power(
     standin_ctx, job, monkeypatch, runner
 ):
-    from triggerbench.measure import environment
+    from triggerbench import environment
 
     monkeypatch.setattr(environment, "_cpu_model", lambda: "Intel(R) Xeon(R) CPU E5-2698 v3 @ 2.30GHz")
     record = measure_one(standin_ctx, job(runner))
@@ -168,7 +168,7 @@ def test_ok_record_carries_the_cpus_nominal_tdp_beside_the_measured_power(
 
 
 def test_an_unknown_cpu_model_records_why_there_is_no_nominal_tdp(standin_ctx, job, monkeypatch):
-    from triggerbench.measure import environment
+    from triggerbench import environment
 
     monkeypatch.setattr(environment, "_cpu_model", lambda: "Intel(R) Xeon(R) Processor")
     record = measure_one(standin_ctx, job("onnxruntime"))

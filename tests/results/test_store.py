@@ -6,9 +6,10 @@ import pytest
 from records import make_record
 
 from triggerbench.errors import SchemaVersionError, TriggerbenchSkippedFileWarning, UserInputError
+from triggerbench.files import ensure_writable
 from triggerbench.results import load, load_records, write_record
 from triggerbench.results.migrate import migrate
-from triggerbench.results.store import ensure_writable, record_filename
+from triggerbench.results.store import record_filename
 from triggerbench.schema import SCHEMA_VERSION, BenchmarkRecord
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator
 
-from triggerbench.runners.options import OPTIONS_CONFIG, Flag, Number, WholeNumber, any_case
+from triggerbench.options import OPTIONS_CONFIG, Flag, Number, WholeNumber, any_case
 
 Backend = Literal["Vitis", "Vivado"]
 IoType = Literal["io_parallel", "io_stream"]

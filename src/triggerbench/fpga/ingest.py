@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from triggerbench import environment
 from triggerbench.errors import UserInputError
 from triggerbench.fpga import hls_reports
-from triggerbench.measure import environment
 from triggerbench.models.artifact import sha256_file
 from triggerbench.schema import BenchmarkRecord, RunnerInfo, ScenarioInfo, Status, WorkloadInfo
 

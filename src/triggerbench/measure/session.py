@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from triggerbench import environment
 from triggerbench.errors import ModelUnsupportedError, TriggerbenchUnstableWarning
-from triggerbench.measure import environment
 from triggerbench.measure.accuracy import accuracy_pass
 from triggerbench.measure.energy import EnergyReading
 from triggerbench.measure.job import AUTO_TIGHT_LOOP_BELOW_S, Context, Job

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from triggerbench.errors import UserInputError
+from triggerbench.files import atomic_write_text, ensure_writable
 from triggerbench.models import training
 from triggerbench.models.artifact import save_keras, sha256_file
 from triggerbench.models.shipped import MANIFEST_FORMAT
-from triggerbench.results.store import atomic_write_text, ensure_writable
 
 #: Seed of the fresh sample the shipped metrics are measured on (training uses 2*seed, 2*seed+1).
 EVAL_SEED = 777
@@ -96,7 +96,7 @@ def evaluate(model, task: str, n: int | None = None, seed: int = EVAL_SEED) -> d
 
 
 def _versions() -> dict[str, str]:
-    from triggerbench.measure.environment import package_versions
+    from triggerbench.environment import package_versions
 
     return {"python": platform.python_version(), **package_versions(("tensorflow", "keras", "hgq2", "numpy"))}
 

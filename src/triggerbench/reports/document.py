@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from triggerbench.errors import UserInputError
+from triggerbench.files import atomic_write_text
 from triggerbench.reports import render
 from triggerbench.reports.backends import backend_tables
 from triggerbench.reports.fpga import fpga_resource_table
@@ -26,7 +27,6 @@ from triggerbench.reports.published import PublishedFigure
 from triggerbench.reports.quantization import NEEDS as QUANTIZATION_NEEDS
 from triggerbench.reports.quantization import quantization_table
 from triggerbench.reports.table import Table
-from triggerbench.results.store import atomic_write_text
 
 LAYOUTS = ("backends", "fpga", "latency", "quantization")
 FORMATS = ("md", "tex", "html")

@@ -142,7 +142,7 @@ class Runner(abc.ABC):
         """
         if cls.options_model is None:
             return None
-        from triggerbench.runners.options import parse_options
+        from triggerbench.options import parse_options
 
         return parse_options(cls.options_model, extra, cls.name)
 

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact, register_custom_layers
+from triggerbench.options import OPTIONS_CONFIG, Flag, any_case
 from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
-from triggerbench.runners.options import OPTIONS_CONFIG, Flag, any_case
 
 SUPPORTED_PRECISIONS = ("f32",)
 Backend = Literal["tensorflow", "jax"]

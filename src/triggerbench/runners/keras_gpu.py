@@ -19,10 +19,10 @@ from pydantic import Field
 from triggerbench.devices import nvidia
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact
+from triggerbench.options import WholeNumber
 from triggerbench.power.base import PowerMeter
 from triggerbench.runners.base import RunnerDescription, RunnerOptions, one_line
 from triggerbench.runners.keras import BACKEND_ENV, KerasOptions, KerasRunner, _Staged
-from triggerbench.runners.options import WholeNumber
 
 TF_HINT = "pip install tensorflow[and-cuda]"
 JAX_HINT = "pip install jax[cuda12]"

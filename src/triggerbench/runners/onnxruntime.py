@@ -14,8 +14,8 @@ from pydantic import BaseModel
 
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact
+from triggerbench.options import OPTIONS_CONFIG
 from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
-from triggerbench.runners.options import OPTIONS_CONFIG
 
 SUPPORTED_PRECISIONS = ("f32",)
 PROVIDERS = ("CPUExecutionProvider",)

@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact, cache_dir, sha256_file
+from triggerbench.options import OPTIONS_CONFIG, Text, WholeNumber, any_case
 from triggerbench.power.base import PowerMeter
 from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
 from triggerbench.runners.onnxruntime import (
@@ -41,7 +42,6 @@ from triggerbench.runners.onnxruntime import (
     run_bound,
     session_options,
 )
-from triggerbench.runners.options import OPTIONS_CONFIG, Text, WholeNumber, any_case
 from triggerbench.runners.threaded_queue import ThreadedQueue
 from triggerbench.schema import Timing
 

@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact
+from triggerbench.options import OPTIONS_CONFIG, WholeNumber, any_case
 from triggerbench.runners.base import AsyncQueue, Runner, RunnerDescription, RunnerOptions, one_line
-from triggerbench.runners.options import OPTIONS_CONFIG, WholeNumber, any_case
 
 #: Our precision names, which are also the names of OpenVINO's element types.
 SUPPORTED_PRECISIONS = ("f32", "bf16", "f16")

@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field, field_validator
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.fpga import parts, rtl_build, rtl_testbench, yosys
 from triggerbench.models.artifact import ModelArtifact
+from triggerbench.options import OPTIONS_CONFIG, Flag, Number, Text
 from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
-from triggerbench.runners.options import OPTIONS_CONFIG, Flag, Number, Text
 from triggerbench.schema import FpgaFigures
 
 SUPPORTED_PRECISIONS = ("f32",)  # the I/O arrays; the arithmetic is the model's own fixed point

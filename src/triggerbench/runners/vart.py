@@ -23,9 +23,9 @@ from pydantic import BaseModel, Field
 
 from triggerbench.errors import RunnerError, RunnerUnavailableError, UserInputError
 from triggerbench.models.artifact import ModelArtifact, sha256_file
+from triggerbench.options import OPTIONS_CONFIG, Number, Text, WholeNumber
 from triggerbench.power.base import PowerMeter
 from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions
-from triggerbench.runners.options import OPTIONS_CONFIG, Number, Text, WholeNumber
 from triggerbench.runners.outofprocess import WorkerProcess
 
 #: The command that starts the worker (e.g. ``docker exec -i vitis-ai python3 /workspace/vart_worker.py``).

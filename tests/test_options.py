@@ -11,9 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from triggerbench import runners
 from triggerbench.errors import UserInputError
-from triggerbench.runners import registry
-from triggerbench.runners.base import Runner
-from triggerbench.runners.options import (
+from triggerbench.options import (
     OPTIONS_CONFIG,
     Flag,
     Number,
@@ -22,6 +20,8 @@ from triggerbench.runners.options import (
     any_case,
     parse_options,
 )
+from triggerbench.runners import registry
+from triggerbench.runners.base import Runner
 
 Mode = Literal["Fast", "Slow"]
 

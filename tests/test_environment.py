@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from triggerbench.measure.environment import capture, git_state
+from triggerbench.environment import capture, git_state
 
 
 def git(folder: Path, *args: str) -> str:
