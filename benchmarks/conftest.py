@@ -15,6 +15,35 @@ QUICK_BATCHES = [1, 64]
 FULL_BATCHES = [1, 16, 256]
 
 
+#: Marks a benchmark that trains models (the distillation study: 16 students, about an hour):
+#: skipped unless asked for with ``--training`` (or selected with ``-m training``).
+TRAINING_MARK = "training"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("triggerbench").addoption(
+        "--training",
+        action="store_true",
+        default=False,
+        help="also run the benchmarks marked 'training' (they train models: about an hour)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{TRAINING_MARK}: trains models (about an hour); opt-in with --training or -m training"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--training") or TRAINING_MARK in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="trains models (about an hour): opt in with --training")
+    for item in items:
+        if item.get_closest_marker(TRAINING_MARK):
+            item.add_marker(skip)
+
+
 def _quick(config: pytest.Config) -> bool:
     from triggerbench.pytest_plugin import _SESSION_KEY
 

@@ -7,8 +7,9 @@ least half of the pT-resolution gap between the control and the teacher. The res
 resolution is noted beside it: the overall figure also counts the pT-dependent response, which a
 loss can trade against the resolution.
 
-Full mode only (16 trainings, about an hour on 2 cores: the distilled students run the teacher
-on every batch); quick mode skips it.
+Opt-in (marker ``training``: ``pytest benchmarks --training``, or ``-m training`` for it alone)
+and full mode only (16 trainings, about an hour on 2 cores: the distilled students run the
+teacher on every batch); the default run and quick mode skip it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ SEEDS = tuple(int(s) for s in os.environ.get("TRIGGERBENCH_KD_SEEDS", "1,2,3,4,5
 METRICS = ("pt_resolution_frac", "pt_resolution_calibrated_frac", "turnon_90_gev", "plateau_eff_frac")
 
 
+@pytest.mark.training
 def test_distillation_closes_half_the_gap(benchmark, triggerbench):
     if triggerbench.quick:
         pytest.skip(f"full mode only: trains {2 * len(SEEDS)} students")

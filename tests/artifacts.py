@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from triggerbench.models.artifact import ModelArtifact, load_keras, sha256_file
+from triggerbench import precision
+from triggerbench.models.artifact import ModelArtifact, is_hgq, load_keras, sha256_file
 
 
 def keras_only_artifact(path: Path, model=None) -> ModelArtifact:
@@ -18,4 +19,5 @@ def keras_only_artifact(path: Path, model=None) -> ModelArtifact:
         output_shape=tuple(model.outputs[0].shape[1:]),
         parameter_count=int(model.count_params()),
         sha256={"keras": sha256_file(path)},
+        quantization=precision.hgq2(None) if is_hgq(model) else None,
     )

@@ -95,7 +95,9 @@ class EmulatedFpgaRunner(NullRunner):
         self.extra = dict(options.extra)
 
     def describe(self) -> RunnerDescription:
-        return RunnerDescription("emulated", "0", "cpu-emulation", "ap_fixed", 1, self.extra, emulated=True)
+        return RunnerDescription(
+            "emulated", "0", "cpu-emulation", "fixed-point ap_fixed<16,6>", 1, self.extra
+        )
 
     def fpga_figures(self) -> list[FpgaFigures]:
         return [FpgaFigures.with_reason("estimate", "not estimated", method="test", latency_cycles=4)]

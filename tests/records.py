@@ -48,3 +48,32 @@ def make_record(runner: str = "onnxruntime", status: str = "ok", **overrides) ->
         fields["error"] = dict(type="RuntimeError", message="device lost")
     fields.update(overrides)
     return BenchmarkRecord(**fields)
+
+
+def perf_few_queries(n_queries: int = 64, **overrides) -> dict:
+    """``PERF_OK`` measured on ``n_queries``: its tail percentiles nulled as the percentile rule does."""
+    from triggerbench.measure.stats import PERCENTILE_FIELDS, percentile_null_reason
+
+    perf = {**PERF_OK, "n_queries": n_queries, "n_samples": n_queries}
+    reasons = {}
+    for percentile, name in PERCENTILE_FIELDS.items():
+        reason = percentile_null_reason(percentile, n_queries)
+        if reason is not None:
+            perf[name] = None
+            reasons[name] = reason
+    return {**perf, "null_reasons": reasons, **overrides}
+
+
+def power_figures(
+    source: str, power_mean_w: float, energy_per_inference_j: float, scope: str, reason: str, **figures: float
+) -> dict:
+    """A ``power`` section: ``idle``, and ``energy_j`` / ``window_s`` unless given, null for ``reason``."""
+    nulls = [name for name in ("energy_j", "window_s") if name not in figures] + ["idle"]
+    return dict(
+        source=source,
+        power_mean_w=power_mean_w,
+        energy_per_inference_j=energy_per_inference_j,
+        scope=scope,
+        **figures,
+        null_reasons=dict.fromkeys(nulls, reason),
+    )

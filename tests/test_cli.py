@@ -97,7 +97,14 @@ def bad(tmp_path_factory):
         (["--workload", "standin-cnn", "--runner", "nosuchmodule:Y"], "cannot load runner 'nosuchmodule:Y'"),
         (["--workload", "standin-cnn", "--plan", "{d}/typo.toml"], "unknown key 'measure.min_duraton_s'"),
         (["--workload", "standin-cnn", "--runner", "null", "--out", "{d}/afile/out"], "not writable"),
-        (["--workload", "standin-cnn", "--runner", "null", "--scenario", "burst"], "unknown scenario"),
+        (
+            ["--workload", "standin-cnn", "--runner", "null", "--scenario", "burst"],
+            "unknown scenario 'burst'; the scenarios: single-stream (tight-loop or loadgen: one query",
+        ),
+        (
+            ["--workload", "standin-cnn", "--runner", "null", "--harness", "pyperf"],
+            "unknown harness 'pyperf'; use auto, tight-loop, loadgen",
+        ),
         (["--workload", "standin-cnn", "--runner", "null", "--batch", "0"], "--batch must be >= 1"),
         (["--workload", "standin-cnn", "--runner", "null", "--set", "deadline=1"], "KEY one of: warmup_s"),
         (
@@ -169,6 +176,18 @@ def test_run_keeps_going_past_a_failing_runner_then_reports(tmp_path):
     )
     assert proc.returncode == 1, proc.stderr  # a failure is data, and the exit code says so
     assert "failed" in proc.stderr
+    # stdout is a pipe here, as in a log file: each record's row whole on one line as it is
+    # written, the reason whole on one line of stderr, never wrapped at 80 columns.
+    rows = [line.split() for line in proc.stdout.splitlines() if "RaisingRunner" in line]
+    assert [row[:4] for row in rows] == [
+        ["fake_runners:RaisingRunner", "single-stream", b, "failed"] for b in "12"
+    ]
+    reasons = [
+        line for line in proc.stderr.splitlines() if line.startswith("failed fake_runners:RaisingRunner")
+    ]
+    assert reasons == ["failed fake_runners:RaisingRunner: device lost after 200 calls"], proc.stderr
+    header = next(line for line in proc.stdout.splitlines() if line.startswith("runner"))
+    assert header.split()[:5] == ["runner", "scenario", "batch", "verdict", "throughput"]
     frame = load([tmp_path / "res"])
     assert len(frame) == 6
     counts = frame.groupby("runner.name")["status"].agg(lambda s: sorted(set(s))).to_dict()
@@ -275,3 +294,12 @@ def test_runner_options_are_typed_where_they_look_like_numbers():
 
     parsed = _runner_options(["reuse_factor=4", "clock_period_ns=3.3", "part=xcu50", "stream=true"])
     assert parsed == {"reuse_factor": 4, "clock_period_ns": 3.3, "part": "xcu50", "stream": True}
+
+
+def test_devices_are_the_available_runners_that_are_not_emulators():
+    from triggerbench.runners import registry
+
+    everything, devices = cli._resolve_runners(["all"]), cli._resolve_runners(["devices"])
+    assert devices == [n for n in everything if not registry.get(n).emulator]
+    assert everything[: len(devices)] == devices  # first: results before any firmware build
+    assert {"hls4ml", "rtl"}.isdisjoint(devices) and "onnxruntime" in devices

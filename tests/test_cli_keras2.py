@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -30,15 +29,17 @@ def tiny_h5(path):
     return path
 
 
-def edit_config(src, dst, edit):
-    """Copy the ``.h5`` file ``src`` to ``dst`` and apply ``edit(layer)`` to every layer config in it."""
-    shutil.copyfile(src, dst)
-    with h5py.File(dst, "r+") as fh:
-        config = json.loads(fh.attrs["model_config"])
-        for layer in config["config"]["layers"]:
-            edit(layer)
-        fh.attrs["model_config"] = json.dumps(config)
-    return dst
+def edited_h5(path, class_name, rename=None, **config):
+    """``tiny_h5`` at ``path``, its ``class_name`` layers given ``config`` keys (and renamed ``rename``)."""
+    tiny_h5(path)
+    with h5py.File(path, "r+") as fh:
+        model_config = json.loads(fh.attrs["model_config"])
+        for layer in model_config["config"]["layers"]:
+            if layer["class_name"] == class_name:
+                layer["config"].update(config)
+                layer["class_name"] = rename or class_name
+        fh.attrs["model_config"] = json.dumps(model_config)
+    return path
 
 
 def run(model, cwd):
@@ -71,35 +72,20 @@ def test_h5_full_model_runs(tmp_path):
 
 
 def test_h5_with_keras2_depthwise_groups_key_loads(tmp_path):
-    def add_groups(layer):
-        if layer["class_name"] == "DepthwiseConv2D":
-            layer["config"]["groups"] = 1
-
-    model = edit_config(tiny_h5(tmp_path / "m.h5"), tmp_path / "k2.h5", add_groups)
-    proc = run(model, tmp_path)
+    proc = run(edited_h5(tmp_path / "k2.h5", "DepthwiseConv2D", groups=1), tmp_path)
     assert proc.returncode == 0, proc.stderr
     ok_records(tmp_path)
     assert "groups=1" in proc.stderr and "'dw'" in proc.stderr, proc.stderr
 
 
 def test_h5_unloadable_layer_is_one_line_naming_it(tmp_path):
-    def unknown_class(layer):
-        if layer["class_name"] == "Dense":
-            layer["class_name"] = "FancyDense"
-
-    model = edit_config(tiny_h5(tmp_path / "m.h5"), tmp_path / "bad.h5", unknown_class)
-    proc = run(model, tmp_path)
+    proc = run(edited_h5(tmp_path / "bad.h5", "Dense", rename="FancyDense"), tmp_path)
     one_line_error(proc, "layer 'head' (FancyDense)")
     assert "re-save the model with Keras 3" in proc.stderr
 
 
 def test_h5_unrecognized_keyword_names_layer_and_key(tmp_path):
-    def extra_key(layer):
-        if layer["class_name"] == "Dense":
-            layer["config"]["legacy_arg"] = 3
-
-    model = edit_config(tiny_h5(tmp_path / "m.h5"), tmp_path / "kw.h5", extra_key)
-    proc = run(model, tmp_path)
+    proc = run(edited_h5(tmp_path / "kw.h5", "Dense", legacy_arg=3), tmp_path)
     one_line_error(proc, "layer 'head' (Dense): unrecognized keyword 'legacy_arg'")
 
 
@@ -126,3 +112,16 @@ def test_qonnx_file_is_one_line(tmp_path):
     expected = "QONNX is not supported: q.onnx has QONNX Quant nodes (domain qonnx.custom_op.general)"
     one_line_error(proc, expected)
     assert "convert it to QDQ ONNX" in proc.stderr
+
+
+def test_h5_depthwise_with_groups_other_than_one_is_one_line(tmp_path):
+    proc = run(edited_h5(tmp_path / "g2.h5", "DepthwiseConv2D", groups=2), tmp_path)
+    one_line_error(proc, "layer 'dw' (DepthwiseConv2D) has groups=2")
+
+
+def test_weights_only_h5_is_one_line(tmp_path):
+    inp = keras.Input((4,))
+    model = keras.Model(inp, keras.layers.Dense(2)(inp))
+    model.save_weights(tmp_path / "w.weights.h5")
+    proc = run(tmp_path / "w.weights.h5", tmp_path)
+    one_line_error(proc, "w.weights.h5 holds no model config (a weights-only file?)")

@@ -61,7 +61,9 @@ def test_fixed_batch_one_model_runs_at_batch_one(tmp_path):
     proc = run(model, "--batch", "1", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
-    ok_records(tmp_path)
+    frame = ok_records(tmp_path)
+    assert (frame["workload.fixed_batch_size"] == 1).all()
+    assert (frame["workload.input_dtype"] == "float32").all()
 
 
 def test_fixed_batch_model_refuses_other_batch_sizes(tmp_path):
@@ -83,7 +85,9 @@ def test_integer_input_model_runs_in_its_own_dtype(tmp_path, elem_type, dtype):
     model = tiny_onnx(tmp_path / "quant.onnx", "N", elem_type)
     proc = run(model, "--batch", "1", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    ok_records(tmp_path)
+    frame = ok_records(tmp_path)
+    assert (frame["workload.input_dtype"] == np.dtype(dtype).name).all()
+    assert frame["workload.fixed_batch_size"].isna().all()  # a named batch axis: any batch
 
 
 @pytest.mark.parametrize(("elem_type", "dtype"), [(TensorProto.INT8, np.int8), (TensorProto.UINT8, np.uint8)])
@@ -128,3 +132,25 @@ def test_onnxruntime_error_keeps_the_line_naming_the_dimension(tmp_path):
         OnnxRuntimeRunner().prepare(artifact, RunnerOptions(batch_size=4))
     message = str(info.value)
     assert "\n" not in message and "index: 0 Got: 4 Expected: 1" in message, message
+
+
+def test_a_quantized_onnx_graph_is_recorded_as_such(tmp_path):
+    from triggerbench.models.artifact import from_onnx
+
+    scale = numpy_helper.from_array(np.array(0.1, dtype=np.float32), "s")
+    zero = numpy_helper.from_array(np.array(0, dtype=np.int8), "z")
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+        helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "qdq",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+        initializer=[scale, zero],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.save(model, str(tmp_path / "qdq.onnx"))
+    assert from_onnx(tmp_path / "qdq.onnx").quantization == "int8 QDQ"
+    assert from_onnx(tiny_onnx(tmp_path / "float.onnx", "N")).quantization is None

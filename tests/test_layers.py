@@ -15,9 +15,13 @@ LAYERS: dict[str, int] = {
     "__init__": 0,
     "errors": 0,
     "interrupt": 0,
+    "progress": 1,
     "schema": 1,
     "options": 1,
     "files": 1,
+    "quiet": 1,
+    "scenarios": 1,
+    "precision": 1,
     "environment": 2,
     "devices": 3,
     "physics": 3,
@@ -32,6 +36,7 @@ LAYERS: dict[str, int] = {
     "reports": 9,
     "pytest_plugin": 10,
     "cli": 10,
+    "display": 10,
 }
 
 

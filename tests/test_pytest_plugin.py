@@ -1,25 +1,17 @@
 """The pytest summary's row per benchmark: tails, verdict, accuracy and energy with its source."""
 
-from records import make_record
+from records import make_record, power_figures
 
 from triggerbench.pytest_plugin import _row
 from triggerbench.schema import PowerFigures
 
 MEASURED = PowerFigures(
-    source="measured-rapl",
-    power_mean_w=20.0,
-    energy_j=2.0,
-    energy_per_inference_j=2e-3,
-    scope="package 0",
-    window_s=0.1,
-    null_reasons={"idle": "not measured"},
+    **power_figures("measured-rapl", 20.0, 2e-3, "package 0", "not measured", energy_j=2.0, window_s=0.1)
 )
 NOMINAL = PowerFigures(
-    source="nominal-tdp",
-    power_mean_w=135.0,
-    energy_per_inference_j=0.135,
-    scope="nominal TDP of Intel Xeon E5-2698 v3 (135 W), not measured",
-    null_reasons=dict.fromkeys(("energy_j", "window_s", "idle"), "a rating"),
+    **power_figures(
+        "nominal-tdp", 135.0, 0.135, "nominal TDP of Intel Xeon E5-2698 v3 (135 W), not measured", "a rating"
+    )
 )
 UNAVAILABLE = PowerFigures.unavailable("no meter")
 

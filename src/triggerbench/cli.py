@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -11,11 +10,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from triggerbench import progress, quiet
+from triggerbench import scenarios as scenario_table
+from triggerbench.display import RunDisplay, console, err_console, run_display
 from triggerbench.errors import ResultsWriteError, TriggerbenchError, UserInputError
 from triggerbench.interrupt import Interrupted, signals_interrupt
 
@@ -25,8 +25,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Benchmark one trigger model on every backend; one record per measurement.",
 )
-console = Console()
-err_console = Console(stderr=True)
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -52,8 +50,12 @@ def list_runners() -> None:
 def _resolve_runners(names: list[str]) -> list[str]:
     from triggerbench.runners import registry
 
-    if names == ["all"]:  # every runner that can run here; the null runner measures nothing
-        return [s.name for s in registry.statuses() if s.available and s.name != "null"]
+    if names in (["all"], ["devices"]):  # what can run here; the null runner measures nothing
+        here = [s.name for s in registry.statuses() if s.available and s.name != "null"]
+        devices = [n for n in here if not registry.get(n).emulator]
+        # Devices first: their results are on screen in seconds, before any firmware build; with
+        # 'devices', no emulator, whose speed is a cost (a C- or RTL-simulation), not a device's.
+        return devices if names == ["devices"] else devices + [n for n in here if n not in devices]
     known = registry.names()
     for name in names:  # fail now, before any measuring
         if ":" in name:
@@ -149,29 +151,66 @@ def _resolve_ints(values: list[str], what: str) -> list[int]:
 
 @app.command()
 def run(
-    workload: Annotated[list[str] | None, typer.Option(help="Named workload(s), or 'all'.")] = None,
-    model: Annotated[Path | None, typer.Option(help="Your own .keras or .onnx model.")] = None,
-    data: Annotated[Path | None, typer.Option(help="Inputs as .npy (N, *input_shape).")] = None,
+    workload: Annotated[
+        list[str] | None, typer.Option(help="Named workload(s), or 'all'.", show_default="none")
+    ] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="Your own .keras or .onnx model.", show_default="none")
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Inputs as .npy (N, *input_shape).",
+            show_default="the workload's validation inputs; for --model, generated ones",
+        ),
+    ] = None,
     runner: Annotated[
-        list[str] | None, typer.Option(help="Runner name(s), comma-separated, or 'all'.")
+        list[str] | None,
+        typer.Option(
+            help="Runner name(s), comma-separated; 'all': every runner available here; 'devices': "
+            "those that are not emulators (hls4ml C-simulation, RTL simulation).",
+            show_default="all",
+        ),
     ] = None,
     scenario: Annotated[
-        list[str] | None, typer.Option(help="single-stream, multi-stream, server, offline, trigger.")
+        list[str] | None,
+        typer.Option(
+            help=f"Scenario(s), comma-separated: {', '.join(scenario_table.RUNNABLE)}.",
+            show_default="single-stream",
+        ),
     ] = None,
-    batch: Annotated[list[str] | None, typer.Option(help="Batch size(s), comma-separated.")] = None,
+    batch: Annotated[
+        list[str] | None, typer.Option(help="Batch size(s), comma-separated.", show_default="1")
+    ] = None,
     plan: Annotated[
-        Path | None, typer.Option(help="Plan file (TOML); options given here override it.")
+        Path | None,
+        typer.Option(
+            help="Plan file (TOML): its values replace the defaults shown here; options given "
+            "here override it.",
+            show_default="none",
+        ),
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Folder for result files.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for result files.", show_default="results")] = None,
     harness: Annotated[
-        str | None, typer.Option(help="single-stream harness: auto, tight-loop, loadgen.")
+        str | None,
+        typer.Option(
+            help=f"single-stream harness: {', '.join(scenario_table.HARNESS_CHOICES)}.", show_default="auto"
+        ),
     ] = None,
-    threads: Annotated[int | None, typer.Option(help="Backend intra-op threads.")] = None,
-    precision: Annotated[str | None, typer.Option(help="Inference precision (f32 default).")] = None,
-    quick: Annotated[bool, typer.Option(help="Short measurement windows (smoke runs).")] = False,
+    threads: Annotated[
+        int | None, typer.Option(help="Backend intra-op threads.", show_default="the backend's own")
+    ] = None,
+    precision: Annotated[str | None, typer.Option(help="Inference precision.", show_default="f32")] = None,
+    quick: Annotated[
+        bool, typer.Option(help="Short measurement windows (smoke runs).", show_default=True)
+    ] = False,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Measurement setting KEY=VALUE, e.g. deadline_s=1e-5 (repeatable)."),
+        typer.Option(
+            "--set",
+            help="Measurement setting KEY=VALUE, e.g. deadline_s=1e-5 (repeatable).",
+            show_default="the measurement defaults; --quick: short windows",
+        ),
     ] = None,
     option: Annotated[
         list[str] | None,
@@ -180,13 +219,25 @@ def run(
             "-O",
             help="Backend setting KEY=VALUE (RUNNER.KEY=VALUE: that runner only), e.g. "
             "hls4ml.reuse_factor=4 (repeatable).",
+            show_default="each runner's own",
         ),
     ] = None,
-    isolate: Annotated[bool, typer.Option(help="Each runner in its own process.")] = True,
+    isolate: Annotated[bool, typer.Option(help="Each runner in its own process.", show_default=True)] = True,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose/--no-verbose",
+            "-v",
+            help="Show the backends' own log lines (TensorFlow's absl, oneDNN and CUDA messages, "
+            "Keras' warnings), hidden by default; TF_CPP_MIN_LOG_LEVEL stays as you set it.",
+            show_default=True,
+            callback=quiet.configure,  # before any backend is imported: they read it once
+        ),
+    ] = False,
 ) -> None:
     """Measure models on runners; write one JSON record per measurement."""
     from triggerbench.files import ensure_writable
-    from triggerbench.measure.job import SCENARIOS, Job, build_context, check_batches, read_inputs_file
+    from triggerbench.measure.job import Job, build_context, check_batches, read_inputs_file
     from triggerbench.measure.settings import MeasureSettings
     from triggerbench.models.workloads import WORKLOADS
     from triggerbench.models.workloads import get as get_workload
@@ -209,12 +260,10 @@ def run(
     runners = _resolve_runners(_split(runner) or p.run.runners or ["all"])
     scenarios = _split(scenario) or p.run.scenarios or ["single-stream"]
     for s in scenarios:
-        if s not in SCENARIOS:
-            raise UserInputError(f"unknown scenario {s!r}; known scenarios: {', '.join(SCENARIOS)}")
+        scenario_table.get(s)  # an unknown name is refused with the table
     batches = _resolve_ints(_split(batch), "--batch") if batch else (p.run.batch_sizes or [1])
     harness = harness or p.run.harness
-    if harness not in ("auto", "tight-loop", "loadgen"):
-        raise UserInputError(f"unknown harness {harness!r}; use auto, tight-loop or loadgen")
+    scenario_table.check_harness(harness)
     if not workloads and model is None:
         raise UserInputError("give --workload NAME (or 'all') or --model PATH")
     if workloads and model is not None:
@@ -227,11 +276,16 @@ def run(
     state = _RunState(out_dir, n_jobs=len(targets) * len(scenarios) * len(batches) * len(runners))
     try:
         # Stop signals unwind through the temp folder's and the child's cleanup.
-        with signals_interrupt(), tempfile.TemporaryDirectory(prefix="triggerbench-ctx-") as tmp:
+        with (
+            signals_interrupt(),
+            tempfile.TemporaryDirectory(prefix="triggerbench-ctx-") as tmp,
+            run_display(state.n_jobs) as shown,
+        ):
             for w, m in targets:
                 state.doing = f"preparing {w or m}"
-                console.print(f"[bold]{w or m}[/]: preparing model, exports and reference outputs")
-                ctx = build_context(settings, workload=w, model_path=m, data_path=data)
+                shown.doing(f"{w or m}: preparing")
+                with progress.step(f"{w or m}: preparing the model, its exports and reference outputs"):
+                    ctx = build_context(settings, workload=w, model_path=m, data_path=data)
                 check_batches(ctx.artifact, batches)  # a model's fixed batch: other sizes refused
                 ctx_dir = ctx.save(Path(tmp) / (w or "model"))
                 jobs = [
@@ -251,7 +305,7 @@ def run(
                     for b in batches
                     for r in runners
                 ]
-                failed += _run_jobs(ctx, ctx_dir, jobs, state, isolate)
+                failed += _run_jobs(ctx, ctx_dir, jobs, state, isolate, shown)
     except Interrupted as exc:
         where = escape(f"while {state.doing}; {state.summary()}")
         err_console.print(
@@ -279,45 +333,59 @@ class _RunState:
         )
 
 
-def _run_jobs(ctx, ctx_dir: Path, jobs, state: _RunState, isolate: bool) -> int:
+#: What ``run`` prints of each record as it is written (``reports.summary``'s columns).
+RUN_COLUMNS = ("runner", "scenario", "batch", "verdict", "throughput", "p50", "p99", "max_abs_diff")
+#: Widest cell of each fixed column, so rows printed one by one line up (the runner's is measured).
+_RUN_WIDTHS = {"scenario": 13, "batch": 5, "verdict": 9, "throughput": 10, "p50": 9, "p99": 9}
+
+
+def _tail_note() -> str:
+    """Said once under rows whose tail percentiles are null (the reasons are in each record)."""
+    from triggerbench.measure.stats import min_queries_for
+
+    p99, p999 = min_queries_for(99.0), min_queries_for(99.9)
+    return (
+        f"p99 —: too few queries to report it (a percentile needs one query beyond it: p99 >= {p99:,}, "
+        f"p99.9 >= {p999:,}); --set min_query_count={p999} measures both"
+    )
+
+
+def _run_jobs(ctx, ctx_dir: Path, jobs, state: _RunState, isolate: bool, shown: RunDisplay) -> int:
     from triggerbench.measure.isolate import run_isolated
     from triggerbench.measure.session import measure_one
+    from triggerbench.reports import summary
 
-    table = Table(title=f"{ctx.workload_name} -> {state.out_dir}")
-    for column in ("runner", "scenario", "batch", "status", "throughput", "p50", "p99", "max |Δ|"):
-        table.add_column(column)
+    headers = summary.headers(RUN_COLUMNS)
+    widths = [
+        max(len(h), _RUN_WIDTHS.get(c, 0), *(len(j.runner) for j in jobs) if c == "runner" else [0])
+        for c, h in zip(RUN_COLUMNS, headers, strict=True)
+    ]
     failed = 0
-    columns = (
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-    )
     said: set[tuple[str, str]] = set()
-    try:
-        with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task("measuring", total=len(jobs))
-            for job in jobs:
-                state.doing = (
-                    f"measuring {ctx.workload_name} on {job.runner} ({job.scenario}, batch {job.batch_size})"
-                )
-                progress.update(task, description=f"{job.runner} {job.scenario} b{job.batch_size}")
-                record = run_isolated(ctx, ctx_dir, job) if isolate else measure_one(ctx, job)
-                _write(record, state)
-                failed += record.status == "failed"
-                table.add_row(*_summary_row(record))
-                _say_why_not_measured(record, said)
-                for warning in record.warnings:
-                    err_console.print(
-                        f"[yellow]warning[/] {job.runner}/{job.scenario}: {escape(warning)}",
-                        highlight=False,
-                        soft_wrap=True,  # one line each, whatever the terminal's width: grep-able
-                    )
-                progress.advance(task)
-    finally:  # also when interrupted: show what was measured
-        if table.row_count:
-            console.print(table)
+    short_tails = False
+    # Each record's row as soon as it is written, above the bar: results on screen from the
+    # first measurement, and in a log file one whole line each.
+    shown.say(f"{ctx.workload_name} -> {state.out_dir}")
+    shown.say(summary.aligned([headers], widths)[0])
+    for job in jobs:
+        where = f"{job.runner} ({job.scenario}, batch {job.batch_size})"
+        state.doing = f"measuring {ctx.workload_name} on {where}"
+        shown.doing(f"{ctx.workload_name}: {job.runner} {job.scenario} b{job.batch_size}")
+        record = run_isolated(ctx, ctx_dir, job) if isolate else measure_one(ctx, job)
+        _write(record, state)
+        failed += record.status == "failed"
+        shown.say(summary.aligned([summary.cells(record, RUN_COLUMNS)], widths)[0])
+        _say_why_not_measured(record, said)
+        short_tails = short_tails or bool(summary.null_tails(record))
+        for warning in record.warnings:
+            err_console.print(
+                f"[yellow]warning[/] {job.runner}/{job.scenario}: {escape(warning)}",
+                highlight=False,
+                soft_wrap=True,  # one line each, whatever the terminal's width: grep-able
+            )
+        shown.advance()
+    if short_tails:
+        err_console.print(_tail_note(), highlight=False, soft_wrap=True)
     return failed
 
 
@@ -340,7 +408,7 @@ def _write(record, state: _RunState) -> None:
 
 
 def _say_why_not_measured(record, said: set[tuple[str, str]]) -> None:
-    """One whole line per runner and reason (the table's cell is cut): what is missing, how to get it."""
+    """One whole line per runner and reason: what is missing, and how to get it."""
     if record.error is None or (record.runner.name, record.error.message) in said:
         return
     said.add((record.runner.name, record.error.message))
@@ -351,25 +419,6 @@ def _say_why_not_measured(record, said: set[tuple[str, str]]) -> None:
         highlight=False,
         soft_wrap=True,
     )
-
-
-def _summary_row(record) -> list[str]:
-    from triggerbench.reports import format as fmt
-
-    perf, acc = record.performance, record.accuracy
-    status = record.status.value if record.status != "ok" else record.validity.verdict
-    if record.error is not None:
-        status = f"{status}: {record.error.message[:60]}"
-    return [
-        record.runner.name,
-        record.scenario.name,
-        str(record.runner.batch_size),
-        status,
-        fmt.rate(perf.throughput_samples_per_s if perf else None),
-        fmt.seconds(perf.latency_p50_s if perf else None),
-        fmt.seconds(perf.latency_p99_s if perf else None),
-        fmt.number(acc.max_abs_diff if acc else None),
-    ]
 
 
 @app.command()
@@ -625,7 +674,7 @@ def main() -> None:
 
     Ctrl-C is typer's (exit 130) except in ``run``, which stops its child and says where it was.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's banner drowns the output
+    quiet.configure()  # before any backend is imported; ``run --verbose`` undoes it
     try:
         app()
     except TriggerbenchError as exc:

@@ -101,32 +101,17 @@ def triggerbench(pytestconfig: pytest.Config) -> TriggerbenchSession:
     return pytestconfig.stash[_SESSION_KEY]
 
 
-def _shown_power(record: BenchmarkRecord):
-    """A measured figure where a meter ran, else the nominal TDP's (its source says nominal-tdp)."""
-    return next(
-        (p for p in (record.power, record.power_nominal) if p is not None and p.power_mean_w is not None),
-        record.power,
-    )
+#: The summary's columns after the benchmark's name (``reports.summary``).
+SUMMARY_COLUMNS = (
+    "p50", "p99", "p99.9", "verdict", "max_abs_diff", "power", "energy_per_inference",
+    "inferences_per_j", "power_source",
+)  # fmt: skip
 
 
 def _row(name: str, record: BenchmarkRecord) -> list[str]:
-    from triggerbench.reports import format as fmt
+    from triggerbench.reports import summary
 
-    perf, acc = record.performance, record.accuracy
-    power = _shown_power(record)
-    per_inference_j = power.energy_per_inference_j
-    return [
-        name,
-        fmt.seconds(perf.latency_p50_s if perf else None),
-        fmt.seconds(perf.latency_p99_s if perf else None),
-        fmt.seconds(perf.latency_p999_s if perf else None),
-        record.validity.verdict if record.status == "ok" else record.status.value,
-        fmt.number(acc.max_abs_diff if acc else None),
-        fmt.si(power.power_mean_w, "W"),
-        fmt.si(per_inference_j, "J"),
-        fmt.number(1 / per_inference_j if per_inference_j else None),
-        power.source.value,
-    ]
+    return [name, *summary.cells(record, SUMMARY_COLUMNS)]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -134,22 +119,25 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     session = config.stash.get(_SESSION_KEY, None)
     if session is None or not (session.records or session.extra_rows):
         return
-    header = ["benchmark", "p50", "p99", "p99.9", "verdict", "max|Δ| vs ref", "power", "J/inference"]
-    header += ["inferences/J", "power source"]
+    from triggerbench.reports import summary
+
+    header = ["benchmark", *summary.headers(SUMMARY_COLUMNS)]
     rows = [header] + [_row(n, r) for n, r in session.records]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     tr = terminalreporter
     if session.records:  # only side-by-side notes: no empty table
         tr.section("triggerbench: latency tails, validity, accuracy, power")
-        for i, row in enumerate(rows):
-            tr.write_line("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
-            if i == 0:
-                tr.write_line("  ".join("-" * w for w in widths))
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        head, *body = summary.aligned(rows, widths)
+        for line in (head, "  ".join("-" * w for w in widths), *body):
+            tr.write_line(line)
         # What each power figure covers (a whole socket, one GPU, a TDP), once per distinct scope.
-        scopes = {(p.source.value, p.scope) for p in map(_shown_power, (r for _, r in session.records))}
+        powers = (summary.shown_power(r) for _, r in session.records)
+        scopes = {(p.source.value, p.scope) for p in powers if p is not None}
         for source, scope in sorted(s for s in scopes if s[1]):
             tr.write_line(f"power scope ({source}): {scope}")
     for record_name, record in session.records:
+        for line in summary.null_tails(record):
+            tr.write_line(f"{record_name}: {line}")
         for warning in record.warnings:
             tr.write_line(f"warning {record_name}: {warning}")
     if session.extra_rows:

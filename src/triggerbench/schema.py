@@ -17,6 +17,12 @@ Format history (bump ``SCHEMA_VERSION`` and add a step to ``results.migrate`` on
   ``runner.timing`` (host-to-host or device-only); ``scenario.requests_in_flight``; in ``power``
   and ``power_nominal``: ``window_s``, ``energy_by_domain_j``, ``idle`` (the idle baseline and
   the energy above it) and ``notes`` (e.g. a window lengthened for a coarse counter).
+- 5: one scenario table (``triggerbench.scenarios``): ``scenario.harness`` is the harness that
+  ran, null in a record not measured whose harness only a measured latency would have chosen;
+  ``workload.input_dtype``, ``workload.fixed_batch_size`` (a model's own fixed batch) and
+  ``workload.quantization`` (the model's quantization; ``runner.precision`` is the arithmetic
+  that ran, in one vocabulary: ``precision.py``); ``trigger.latency_p99_s`` is null, with the
+  reason, for a stream of fewer than 100 events (a percentile needs one event beyond it).
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION = 4
+from triggerbench import scenarios
+
+SCHEMA_VERSION = 5
 
 Scalar = str | int | float | bool | None
 
@@ -98,6 +106,17 @@ class WorkloadInfo(_Frozen):
     artifact_size_bytes: int | None = None
     input_shape: list[int] = Field(description="Per-sample input shape, batch axis excluded.")
     output_shape: list[int] = Field(description="Per-sample output shape, batch axis excluded.")
+    input_dtype: str | None = Field(
+        default=None, description="The input's element type as numpy names it (null: not recorded)."
+    )
+    fixed_batch_size: int | None = Field(
+        default=None, ge=1, description="The batch size fixed in the model's input (null: any batch)."
+    )
+    quantization: str | None = Field(
+        default=None,
+        description="How the model itself is quantized (e.g. HGQ2 quantization-aware, int8 QDQ); "
+        "null: a float model. What ran is runner.precision.",
+    )
 
 
 class GpuInfo(_Frozen):
@@ -132,7 +151,11 @@ class RunnerInfo(_Frozen):
     )
     gpu: GpuInfo | None = None
     timing: Timing | None = None
-    precision: str | None = None
+    precision: str | None = Field(
+        default=None,
+        description="The arithmetic that ran: f32, f16, bf16, int8, or fixed-point with its widths "
+        "(triggerbench.precision).",
+    )
     batch_size: int = Field(ge=1)
     threads: int | None = None
     settings: dict[str, Scalar] = Field(default_factory=dict)
@@ -141,8 +164,11 @@ class RunnerInfo(_Frozen):
 class ScenarioInfo(_Frozen):
     """How queries were issued (LoadGen scenario, tight loop or trigger stream) and its settings."""
 
-    name: Literal["single-stream", "multi-stream", "server", "offline", "trigger", "firmware-report"]
-    harness: Literal["tight-loop", "loadgen", "trigger-stream", "report"]
+    name: Literal[scenarios.NAMES]  # type: ignore[valid-type]
+    harness: Literal[scenarios.HARNESSES] | None = Field(  # type: ignore[valid-type]
+        description="The harness that ran (null: not measured, and only a measured latency "
+        "would have chosen it)."
+    )
     requests_in_flight: int = Field(
         default=1, ge=1, description="Queries the harness keeps issued at once (1: synchronous)."
     )
@@ -201,7 +227,9 @@ class TriggerFigures(_WithNullReasons):
     n_events: int
     deadline_miss_frac: float
     queue_depth_max_events: int
-    latency_p99_s: float
+    latency_p99_s: float | None = Field(
+        default=None, description="Per event; null when fewer events than the p99 needs (100)."
+    )
     max_sustained_rate_hz: float | None = None
     sustained_miss_frac_limit: float = 1e-3
     rate_search: list[RateTrial] = Field(default_factory=list)
@@ -333,7 +361,7 @@ def _utc_now() -> datetime:
 class BenchmarkRecord(_Frozen):
     """One measurement of one workload on one runner in one scenario."""
 
-    schema_version: Literal[4] = SCHEMA_VERSION
+    schema_version: Literal[5] = SCHEMA_VERSION
     run_id: str = Field(default_factory=_new_run_id)
     timestamp_utc: datetime = Field(default_factory=_utc_now)
     status: Status

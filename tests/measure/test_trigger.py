@@ -138,7 +138,37 @@ def test_run_trigger_seeds_the_search_with_the_capacity_and_finds_the_sustained_
     # dispatch and query()'s start, and after its end
     assert perf.harness_overhead_per_query_s == pytest.approx(3 * clock.tick_ns * 1e-9, rel=0.01)
     assert outcome.settings["event_rate_hz"] == 3_000.0
-    assert any("p99.9" in w for w in outcome.warnings)
+    assert outcome.settings["warmup_queries"] == 5 and outcome.settings["window_preset"] == "custom"
+    # 900 events: p99 is reported but thin (warned about), p99.9 has no event beyond it
+    assert any("p99:" in w for w in outcome.warnings)
+    assert perf.latency_p999_s is None
+    assert perf.null_reasons["latency_p999_s"] == "p99.9 needs >= 1,000 events, 900 measured"
+
+
+@pytest.mark.parametrize(("duration_s", "n_events"), [(0.099, 99), (0.1, 100), (0.999, 999), (1.0, 1_000)])
+def test_trigger_percentiles_need_events_beyond_them(monkeypatch, duration_s, n_events):
+    clock = VirtualClock()
+    monkeypatch.setattr(trigger_mod, "stream", functools.partial(stream, clock=clock, sleep=clock.sleep))
+    settings = MeasureSettings(
+        warmup_s=0.0,
+        warmup_queries=0,
+        event_rate_hz=1_000.0,
+        stream_duration_s=duration_s,
+        rate_search_trials=0,
+    )
+    outcome = run_trigger(clock.model(SERVICE_US * 1000), 1, settings)
+    tf, perf = outcome.trigger, outcome.performance
+    assert tf.n_events == n_events and perf.latency_p50_s is not None and perf.latency_max_s is not None
+    assert (perf.latency_p99_s is None) == (n_events < 100)
+    assert (perf.latency_p999_s is None) == (n_events < 1_000)
+    if n_events < 100:
+        assert perf.null_reasons["latency_p99_s"] == f"p99 needs >= 100 events, {n_events} measured"
+        assert tf.latency_p99_s is None
+        assert tf.null_reasons["latency_p99_s"].startswith(f"p99 needs >= 100 events, {n_events} measured")
+    else:
+        assert tf.latency_p99_s == perf.latency_p99_s and "latency_p99_s" not in tf.null_reasons
+    if n_events < 1_000:
+        assert perf.null_reasons["latency_p999_s"] == f"p99.9 needs >= 1,000 events, {n_events} measured"
 
 
 # --- real time: the default clock and sleep drive the same loop ---------------------------------

@@ -1,7 +1,9 @@
 import io
 import json
 
+from triggerbench import progress
 from triggerbench.measure import worker
+from triggerbench.workers.protocol import PROTOCOL_VERSION
 
 
 def replies(*requests: dict) -> list[dict]:
@@ -19,7 +21,7 @@ def test_bad_requests_are_answered_and_close_ends_the_worker():
         {"op": "measure"},
     )
     assert [a["ok"] for a in answers] == [False, False, True]  # nothing answered after close
-    assert answers[0]["error"] == {"type": "ValueError", "message": "unknown op 'dance'"}
+    assert answers[0]["error"] == {"type": "ProtocolError", "message": "unknown op 'dance'"}
     assert answers[1]["error"]["type"] in ("FileNotFoundError", "UserInputError")
 
 
@@ -30,3 +32,24 @@ def test_measure_returns_the_record(standin_ctx, tmp_path, quick_settings):
     assert (
         answer["ok"] and answer["record"]["status"] == "ok" and answer["record"]["runner"]["name"] == "null"
     )
+
+
+def test_hello_answers_the_protocol_version():
+    (answer,) = replies({"op": "hello", "protocol": PROTOCOL_VERSION})
+    assert answer["ok"] and answer["protocol"] == PROTOCOL_VERSION
+
+
+def test_steps_while_measuring_are_sent_before_the_reply(monkeypatch):
+    def stepping(request):
+        with progress.step("exporting"):
+            pass
+        return {"done": True}
+
+    monkeypatch.setitem(worker.HANDLERS, "stepping", stepping)
+    answers = replies({"op": "stepping"})
+    assert [(a["progress"]["kind"], a["progress"]["description"]) for a in answers[:2]] == [
+        ("start", "exporting"),
+        ("end", "exporting"),
+    ]
+    assert answers[2] == {"done": True, "ok": True}
+    assert progress.set_sink(None) is None  # the child's sink is gone once it stops serving

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from records import PERF_OK, make_record
+from records import PERF_OK, make_record, power_figures
 
 from triggerbench.models.metrics import l0_metrics
 from triggerbench.schema import BenchmarkRecord, FpgaFigures
@@ -98,23 +98,8 @@ def rtl_figures(bits: int) -> list[FpgaFigures]:
 @pytest.fixture()
 def report_records():
     teacher = l0_task_metrics(0.1)
-    rapl = dict(
-        source="measured-rapl",
-        power_mean_w=50.0,
-        energy_j=5.0,
-        energy_per_inference_j=0.05,
-        scope="package 0",
-        window_s=0.1,
-        null_reasons={"idle": "no baseline"},
-    )
-    nominal = dict(
-        source="nominal-tdp",
-        power_mean_w=250.0,
-        energy_j=25.0,
-        energy_per_inference_j=0.025,
-        scope="TDP",
-        null_reasons=dict.fromkeys(("window_s", "idle"), "a rating"),
-    )
+    rapl = power_figures("measured-rapl", 50.0, 0.05, "package 0", "no baseline", energy_j=5.0, window_s=0.1)
+    nominal = power_figures("nominal-tdp", 250.0, 0.025, "TDP", "a rating", energy_j=25.0)
     records = [
         record("muon-l0-teacher", "teacher", "keras", 1, 2_000.0, 1e-3, metrics=teacher),
         record("muon-l0-teacher", "teacher", "keras", 64, 20_000.0, 8e-3, metrics=teacher),

@@ -26,7 +26,7 @@ def teacher_table(report_records, **kw):
 
 def test_backend_table_picks_one_batch_and_marks_power_sources(report_records):
     table = teacher_table(report_records)
-    assert "batch 64" in table.caption and "node-7" in table.caption and "quick windows" in table.caption
+    assert "batch 64" in table.caption and "node-7" in table.caption and "(quick mode)" in table.caption
     assert [r[0].text for r in table.rows] == ["gpu-runner", "keras", "onnxruntime"]  # no emulator row
     ort, gpu, keras = cells(table, "onnxruntime"), cells(table, "gpu-runner"), cells(table, "keras")
     assert ort["events/s"].text == "61 k" and ort["p99 latency"].text == "2 ms"

@@ -17,6 +17,7 @@ from triggerbench.results.compare import (
     compare,
     parse_fail_on,
     resolve,
+    to_json,
 )
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -129,6 +130,20 @@ def test_a_null_figure_is_never_compared_as_zero(tmp_path):
     assert any("latency_p99: null in base for 1 pair(s)" in n for n in result.notes)
     # Figures no record has (no power meter, no trigger stream) are absent, not zero rows.
     assert not {"energy_per_inference", "power", "deadline_miss"} & set(result.rows["figure"])
+
+
+def test_tails_nulled_for_too_few_queries_do_not_break_a_comparison(tmp_path):
+    from records import perf_few_queries
+
+    base = write(tmp_path / "b", make_record(performance=perf_few_queries(64)))
+    new = write(tmp_path / "n", make_record(performance=perf_few_queries(500)))
+    result = compare(load([base]), load([new]), thresholds("latency_p99:1%", "latency_p999:1%"))
+    figures = set(result.rows["figure"])
+    assert "latency_p50" in figures and not {"latency_p99", "latency_p999"} & figures
+    assert any("latency_p99: null in base for 1 pair(s)" in n for n in result.notes)
+    assert any("--fail-on latency_p999: no pair has it on both sides" in n for n in result.notes)
+    assert result.crossed.empty
+    assert json.loads(to_json(result, [base], [new]))["rows"]
 
 
 def test_the_latest_of_repeated_runs_is_compared(tmp_path):

@@ -259,7 +259,7 @@ def test_golden_v2_record_gains_an_unknown_dirty_flag():
     raw = json.loads((GOLDEN / "record-v2.json").read_text())
     assert raw["schema_version"] == 2 and "git_dirty" not in raw["environment"]
     (record,) = load_records([GOLDEN / "record-v2.json"])
-    assert record.schema_version == SCHEMA_VERSION == 4
+    assert record.schema_version == SCHEMA_VERSION == 5
     assert record.environment.git_dirty is None
     assert record.environment.git_commit == raw["environment"]["git_commit"]
     assert "power_nominal" not in raw and record.power_nominal is None
@@ -269,7 +269,7 @@ def test_golden_v3_record_gains_unmeasured_window_and_idle_and_one_request_in_fl
     raw = json.loads((GOLDEN / "record-v3.json").read_text())
     assert raw["schema_version"] == 3 and "window_s" not in raw["power"]
     (record,) = load_records([GOLDEN / "record-v3.json"])
-    assert record.schema_version == 4
+    assert record.schema_version == SCHEMA_VERSION
     for section in (record.power, record.power_nominal):
         assert section.window_s is None and section.idle is None
         assert section.null_reasons["idle"] == "not recorded by schema version 3"
@@ -287,3 +287,15 @@ def test_record_names_fit_any_file_system_whatever_the_workload_name(tmp_path, w
     assert len(name.encode()) <= 200 and name.endswith(f"_{record.run_id[:8]}.json")
     path = write_record(record, tmp_path)
     assert load_records([path])[0].workload.name == workload
+
+
+def test_golden_v4_record_speaks_todays_precision_vocabulary():
+    """A version-4 hls4ml record of the 4-bit student (written by the demo) said ``hgq2``."""
+    raw = json.loads((GOLDEN / "record-v4.json").read_text())
+    assert raw["schema_version"] == 4 and raw["runner"]["precision"] == "hgq2"
+    (record,) = load_records([GOLDEN / "record-v4.json"])
+    assert record.schema_version == SCHEMA_VERSION
+    assert record.runner.precision == "fixed-point (per layer, from the model's quantizers)"
+    assert record.scenario.harness == raw["scenario"]["harness"] == "tight-loop"
+    w = record.workload
+    assert w.input_dtype is None and w.fixed_batch_size is None and w.quantization is None

@@ -1,4 +1,4 @@
-"""Shared fixtures for the runner tests: the stand-in CNN, built once per session."""
+"""Shared fixtures for the runner tests: the stand-in CNN, built once per session, and NVML's GPUs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from doubles import nvml
 
 from triggerbench.models.artifact import ModelArtifact
 from triggerbench.runners.base import RunnerDescription
@@ -59,6 +60,29 @@ def as_record() -> Callable[[RunnerDescription], RunnerInfo]:
             batch_size=1,
             threads=d.threads,
             settings=d.settings,
+            device_model=d.device_model,
+            gpu=d.gpu,
+            timing=d.timing,
         )
 
     return check
+
+
+@pytest.fixture
+def nvml_gpus(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[nvml.FakeGpu]]:
+    """NVML answers with the GPUs given (default: one H200); call it again to change them.
+
+    CUDA's indices are NVML's (``CUDA_VISIBLE_DEVICES`` unset: nothing hidden).
+    """
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+
+    def install(gpus: list[nvml.FakeGpu] | None = None) -> list[nvml.FakeGpu]:
+        return nvml.install(monkeypatch, gpus or [nvml.FakeGpu()])
+
+    return install
+
+
+@pytest.fixture
+def one_gpu(nvml_gpus: Callable[..., list[nvml.FakeGpu]]) -> list[nvml.FakeGpu]:
+    """NVML answers with one H200."""
+    return nvml_gpus()

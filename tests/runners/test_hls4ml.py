@@ -137,7 +137,7 @@ def test_csim_matches_keras_and_describes_an_emulation(tiny, tiny_runner):
     diff = np.abs(out - np.asarray(model(x))).max()
     assert 0 < diff < 1e-4  # fixed-point, so not identical, but faithful
     d = tiny_runner.describe()
-    assert d.emulated and d.device == "hls4ml C-simulation on host CPU"
+    assert type(tiny_runner).emulator and d.device == "hls4ml C-simulation on host CPU"
     assert d.settings["part"] == "xcu50-fsvh2104-2-e" and d.settings["reuse_factor"] == 1
     assert d.settings["synthesis"].startswith("skipped: not requested")
     (est,) = tiny_runner.fpga_figures()
@@ -193,7 +193,7 @@ def test_hgq2_student_is_bit_exact():
         runner.prepare(keras_only_artifact(path, model), RunnerOptions(batch_size=1))
         out = runner.infer(runner.stage(x))
         description = runner.describe()
-        assert description.precision == "hgq2"
+        assert description.precision == "fixed-point (per layer, from the model's quantizers)"
         # The HGQ2 conv's own parallelization (all 7 x 14 positions at once) is kept, not reset to 1.
         assert description.settings["parallelization_factor"] == "student_conv:98"
     np.testing.assert_array_equal(out, np.asarray(model(x)))

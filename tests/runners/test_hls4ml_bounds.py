@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -112,20 +113,25 @@ def test_saturating_firmware_warns_with_the_layer_and_a_precision(loud_ctx, tmp_
 
 
 @needs_toolchain
-def test_build_past_its_time_limit_is_skipped_with_the_reason(
-    loud, loud_ctx, tmp_path, quick_settings, capfd
-):
+def test_build_past_its_time_limit_is_skipped_with_the_reason(loud, loud_ctx, tmp_path, quick_settings):
+    from triggerbench import progress
     from triggerbench.measure.job import Job
     from triggerbench.measure.session import measure_one
 
     # reuse_factor=2: a configuration no other test has built, so the build is attempted.
     options = {"build_timeout_s": 0.5, "reuse_factor": 2}
-    record = measure_one(
-        loud_ctx, Job(runner=SPEC, settings=quick_settings, out_dir=tmp_path, runner_options=options)
-    )
+    events = []
+    with progress.sink(events.append):
+        record = measure_one(
+            loud_ctx, Job(runner=SPEC, settings=quick_settings, out_dir=tmp_path, runner_options=options)
+        )
     assert record.status == "skipped" and record.error.type == "ModelUnsupported"
     assert "build exceeded -O build_timeout_s=0.5" in record.error.message
-    assert "hls4ml: compiling the C-simulation of loud (" in capfd.readouterr().err
+    # The compile is a progress step (shown while it runs), ended as failed by the time limit.
+    compile_events = [
+        e for e in events if e.description.startswith("hls4ml: compiling the C-simulation of loud (")
+    ]
+    assert [(e.kind, e.failed) for e in compile_events] == [("start", False), ("end", True)]
 
 
 @needs_toolchain
@@ -148,6 +154,8 @@ def test_cli_names_the_saturating_layer_and_skips_a_build_over_its_time_limit(lo
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     flagged = [line for line in proc.stderr.splitlines() if "firmware outputs far from" in line]
     assert len(flagged) == 1 and "layers loud" in flagged[0] and "-O hls4ml.precision=" in flagged[0]
+    # An emulator's few queries: its p99 is not reported, said once under the rows.
+    assert proc.stderr.count("p99 —: too few queries to report it") == 1, proc.stderr
     proc = tb(
         "run",
         "--model",
@@ -167,3 +175,37 @@ def test_cli_names_the_saturating_layer_and_skips_a_build_over_its_time_limit(lo
         line.startswith("skipped hls4ml: ") and "build_timeout_s=0.5" in line
         for line in proc.stderr.splitlines()
     ), proc.stderr
+    # The compile in the measuring child is shown while it runs: in a log, a line as it starts
+    # and one as it ends.
+    compiling = [
+        line for line in proc.stdout.splitlines() if "hls4ml: compiling the C-simulation of loud" in line
+    ]
+    assert len(compiling) == 2 and compiling[0].endswith("...") and "failed after" in compiling[1], (
+        proc.stdout
+    )
+
+
+@needs_toolchain
+def test_cli_converts_a_keras2_batchnorm_and_refuses_a_build_over_the_memory_budget(tmp_path):
+    """A BatchNormalization with Keras 2's int ``scale=1`` converts (hls4ml alone would refuse it:
+    see above); the build then needs more than ``build_memory_mb``: skipped in one line, no build."""
+    import keras
+    from cli_runs import TINY_WINDOWS, tb
+
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(3, name="d"), keras.layers.BatchNormalization(name="bn")]
+    )
+    model.get_layer("bn").scale = 1
+    model.save(tmp_path / "bn.keras")
+    assert type(keras.models.load_model(tmp_path / "bn.keras").get_layer("bn").scale) is int
+    proc = tb(
+        "run", "--model", str(tmp_path / "bn.keras"), "--runner", "hls4ml", "-O", "hls4ml.build_memory_mb=64",
+        "--out", str(tmp_path / "res"), *TINY_WINDOWS,
+        env={**os.environ, "TRIGGERBENCH_CACHE": str(tmp_path / "cache")},
+    )  # fmt: skip
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "use_gamma" not in proc.stderr
+    skipped = [line for line in proc.stderr.splitlines() if line.startswith("skipped hls4ml: ")]
+    assert len(skipped) == 1, proc.stderr
+    assert "more than the 64 MB available (-O build_memory_mb" in skipped[0]
+    assert not list((tmp_path / "cache").glob("hls4ml/*/firmware"))

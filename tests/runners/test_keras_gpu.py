@@ -27,7 +27,6 @@ from triggerbench.measure.job import Job
 from triggerbench.runners.base import RunnerDescription, RunnerOptions
 from triggerbench.runners.keras import KerasRunner, _Staged
 from triggerbench.runners.keras_gpu import KerasGpuRunner, jax_cuda_version, jax_gpu, tf_gpu
-from triggerbench.schema import RunnerInfo
 
 SPEC = "triggerbench.runners.keras_gpu:KerasGpuRunner"
 TF_HINT = "pip install tensorflow[and-cuda]"
@@ -48,13 +47,6 @@ def tf():
     tf32 = tf.config.experimental.tensor_float_32_execution_enabled()
     yield tf
     tf.config.experimental.enable_tensor_float_32_execution(tf32)
-
-
-@pytest.fixture
-def one_gpu(monkeypatch):
-    """NVML answers with one H200; CUDA indices are NVML's (nothing hidden)."""
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    return nvml.install(monkeypatch, [nvml.FakeGpu()])
 
 
 def tf_sees(monkeypatch, tf, n: int) -> None:
@@ -361,7 +353,7 @@ def test_each_timed_call_copies_the_host_batch(tf):
     np.testing.assert_array_equal(timed.fn(timed.tensor).numpy(), np.arange(6).reshape(2, 3) * 2)
 
 
-def test_describe_names_the_gpu_from_nvml(one_gpu, tf, monkeypatch):
+def test_describe_names_the_gpu_from_nvml(one_gpu, tf, monkeypatch, as_record):
     # Everything but the GPU part is KerasRunner's, tested on the CPU; here it is stubbed (this
     # host has no GPU to prepare on) and the GPU part runs against the NVML double.
     one_gpu[0].name = "NVIDIA A100-SXM4-40GB"
@@ -388,17 +380,7 @@ def test_describe_names_the_gpu_from_nvml(one_gpu, tf, monkeypatch):
     assert d.gpu.cuda_driver_version == "13.0" and d.gpu.power_limit_w == 700.0
     assert d.settings["keras_backend"] == "tensorflow" and d.settings["tf_device"].endswith("GPU:0")
     assert d.settings["device_id"] == 0 and d.settings["tf32"] is False
-    RunnerInfo(
-        name="keras-gpu",
-        backend=d.backend,
-        device=d.device,
-        device_model=d.device_model,
-        gpu=d.gpu,
-        timing=d.timing,
-        precision=d.precision,
-        batch_size=1,
-        settings=d.settings,
-    )
+    as_record(d)
 
 
 def test_power_meter_is_the_gpus(monkeypatch):

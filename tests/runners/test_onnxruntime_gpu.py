@@ -19,23 +19,19 @@ from triggerbench.models.artifact import cache_dir
 from triggerbench.runners import registry
 from triggerbench.runners.base import RunnerOptions
 from triggerbench.runners.onnxruntime import OnnxRuntimeRunner
-from triggerbench.runners.onnxruntime_gpu import (
-    DeviceOutputs,
-    OnnxRuntimeCudaRunner,
-    OnnxRuntimeTensorrtRunner,
-)
-from triggerbench.schema import RunnerInfo
+from triggerbench.runners.onnxruntime_gpu import DeviceOutputs, OnnxRuntimeCudaRunner
+from triggerbench.runners.onnxruntime_tensorrt import OnnxRuntimeTensorrtRunner
 
 RUNNERS = [OnnxRuntimeCudaRunner, OnnxRuntimeTensorrtRunner]
 TIMINGS = ["host-to-host", "device-only"]
 
 
 @pytest.fixture
-def gpu_host(monkeypatch):
-    """An H200 behind NVML and the onnxruntime-gpu build; call it to change the build."""
+def gpu_host(monkeypatch, nvml_gpus):
+    """An H200 behind NVML and the onnxruntime-gpu build; call it to change the GPUs or the build."""
 
     def install(gpus=None, **build) -> ortgpu.GpuBuild:
-        nvml.install(monkeypatch, gpus or [nvml.FakeGpu()])
+        nvml_gpus(gpus)
         return ortgpu.install(monkeypatch, **build)
 
     return install
@@ -92,12 +88,12 @@ def test_unavailable_with_both_distributions(gpu_host, cls):
 
 
 @pytest.mark.parametrize("cls", RUNNERS)
-def test_unavailable_on_the_cpu_build(monkeypatch, cls):
+def test_unavailable_on_the_cpu_build(nvml_gpus, cls):
     import onnxruntime  # the real wheel installed here is the CPU build
 
     if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
         pytest.skip("this host has the GPU build")
-    nvml.install(monkeypatch, [nvml.FakeGpu()])  # a GPU is there: the wheel is what is missing
+    nvml_gpus()  # a GPU is there: the wheel is what is missing
     ok, reason = cls.available()
     assert not ok and f"onnxruntime {onnxruntime.__version__} is the CPU build" in reason
     assert "onnxruntime-gpu[cuda,cudnn]==1.26.0" in reason and "CUDA 13" in reason and "tox -e gpu" in reason
@@ -198,23 +194,26 @@ def test_the_accuracy_pass_reads_device_outputs(gpu_host, standin_artifact, batc
 # --- falling back to the CPU is a failure -------------------------------------------------------
 
 
-def test_a_cuda_session_that_fell_back_to_the_cpu_fails(gpu_host, standin_artifact):
-    gpu_host(failing={"CUDAExecutionProvider"})
+@pytest.mark.parametrize(
+    ("cls", "fallback", "reason", "fix"),
+    [
+        (
+            OnnxRuntimeCudaRunner,
+            "CPUExecutionProvider",
+            "libcublasLt.so.12: cannot open shared object file",
+            "onnxruntime-gpu[cuda,cudnn]==1.26.0",
+        ),
+        (OnnxRuntimeTensorrtRunner, "CUDAExecutionProvider", "libnvinfer.so.10", "tensorrt-cu12"),
+    ],
+)
+def test_a_session_that_fell_back_fails(gpu_host, standin_artifact, cls, fallback, reason, fix):
+    gpu_host(failing={cls.provider})
     with pytest.raises(RunnerError) as info:
-        prepared(OnnxRuntimeCudaRunner, standin_artifact)
+        prepared(cls, standin_artifact)
     message = str(info.value)
-    assert "could not create CUDAExecutionProvider and fell back to CPUExecutionProvider" in message
-    assert "libcublasLt.so.12: cannot open shared object file" in message  # ONNX Runtime's reason
-    assert "onnxruntime-gpu[cuda,cudnn]==1.26.0" in message and "\n" not in message
-
-
-def test_a_tensorrt_session_that_fell_back_to_cuda_fails(gpu_host, standin_artifact):
-    gpu_host(failing={"TensorrtExecutionProvider"})
-    with pytest.raises(RunnerError) as info:
-        prepared(OnnxRuntimeTensorrtRunner, standin_artifact)
-    message = str(info.value)
-    assert "could not create TensorrtExecutionProvider and fell back to CUDAExecutionProvider" in message
-    assert "libnvinfer.so.10" in message and "tensorrt-cu12" in message and "\n" not in message
+    assert f"could not create {cls.provider} and fell back to {fallback}" in message
+    assert reason in message  # ONNX Runtime's reason
+    assert fix in message and "\n" not in message
 
 
 # --- precision, TensorRT's options and its engine cache -----------------------------------------
@@ -471,27 +470,6 @@ def test_the_requests_option_sizes_the_queue_and_the_record_says_so(
     as_record(d)
 
 
-@pytest.mark.filterwarnings("ignore::triggerbench.errors.TriggerbenchUnstableWarning")  # a busy CI host
-def test_an_offline_record_holds_the_requests_in_flight(gpu_host, standin_ctx, quick_settings, tmp_path):
-    from triggerbench.measure.job import Job
-    from triggerbench.measure.session import measure_one
-
-    build = gpu_host()
-    job = Job(
-        runner="onnxruntime-cuda",
-        scenario="offline",
-        batch_size=2,
-        runner_options={"timing": "device-only"},
-        settings=quick_settings,
-        out_dir=tmp_path,
-    )
-    record = measure_one(standin_ctx, job)
-    assert record.status == "ok", record.error
-    assert record.scenario.requests_in_flight == 2 == record.runner.settings["requests"]  # the default
-    assert record.scenario.settings["calibrated_queue_calls_per_s"] > 0
-    assert build.max_in_flight <= 2
-
-
 # --- options, describe(), power ---------------------------------------------------------------
 
 
@@ -510,7 +488,7 @@ def test_options_are_checked_in_one_line():
 
 
 @pytest.mark.parametrize("timing", TIMINGS)
-def test_describe_names_the_gpu_and_the_timing(gpu_host, standin_artifact, timing):
+def test_describe_names_the_gpu_and_the_timing(gpu_host, standin_artifact, as_record, timing):
     gpus = [nvml.FakeGpu(name="NVIDIA A100-SXM4-80GB"), nvml.FakeGpu(name="NVIDIA H200")]
     build = gpu_host(gpus=gpus)
     extra = {"device_id": 1, "timing": timing}
@@ -523,20 +501,7 @@ def test_describe_names_the_gpu_and_the_timing(gpu_host, standin_artifact, timin
     assert d.gpu.index == 1 and d.gpu.name == "NVIDIA H200" and d.gpu.cuda_runtime_version == "12.8"
     assert d.settings["execution_provider"] == "CUDAExecutionProvider"
     assert d.settings["providers"] == "CUDAExecutionProvider,CPUExecutionProvider"
-    info = RunnerInfo(
-        name="onnxruntime-cuda",
-        backend=d.backend,
-        backend_version=d.backend_version,
-        device=d.device,
-        device_model=d.device_model,
-        gpu=d.gpu,
-        timing=d.timing,
-        precision=d.precision,
-        batch_size=1,
-        threads=d.threads,
-        settings=d.settings,
-    )
-    assert info.gpu.name == "NVIDIA H200"
+    assert as_record(d).gpu.name == "NVIDIA H200"
 
 
 def test_the_power_meter_is_the_gpus(gpu_host, standin_artifact):
@@ -549,22 +514,13 @@ def test_the_power_meter_is_the_gpus(gpu_host, standin_artifact):
     meter.close()
 
 
-@pytest.mark.filterwarnings("ignore::triggerbench.errors.TriggerbenchUnstableWarning")  # a busy CI host
-def test_a_device_only_record_says_what_ran_and_was_measured(gpu_host, standin_ctx, quick_settings, tmp_path):
-    from triggerbench.measure.job import Job
-    from triggerbench.measure.session import measure_one
+def _holds_the_requests_in_flight(record, build) -> None:
+    assert record.scenario.requests_in_flight == 2 == record.runner.settings["requests"]  # the default
+    assert record.scenario.settings["calibrated_queue_calls_per_s"] > 0
+    assert build.max_in_flight <= 2
 
-    build = gpu_host()
-    job = Job(
-        runner="onnxruntime-tensorrt",
-        scenario="single-stream",
-        batch_size=4,
-        runner_options={"timing": "device-only"},
-        settings=quick_settings,
-        out_dir=tmp_path,
-    )
-    record = measure_one(standin_ctx, job)
-    assert record.status == "ok", record.error
+
+def _says_what_ran_and_was_measured(record, build) -> None:
     runner = record.runner
     assert (runner.device, runner.device_model, runner.timing) == ("GPU:0", "NVIDIA H200", "device-only")
     assert runner.gpu.cuda_runtime_version == "12.8" and runner.precision == "f32"
@@ -572,3 +528,33 @@ def test_a_device_only_record_says_what_ran_and_was_measured(gpu_host, standin_c
     assert record.power.source == "measured-nvml"
     # Only the accuracy pass read outputs back: one copy per accuracy batch, none per query.
     assert build.device_to_host == -(-record.accuracy.n_samples // 4) < build.runs
+
+
+@pytest.mark.filterwarnings("ignore::triggerbench.errors.TriggerbenchUnstableWarning")  # a busy CI host
+@pytest.mark.parametrize(
+    ("runner", "scenario", "batch_size", "check"),
+    [
+        pytest.param("onnxruntime-cuda", "offline", 2, _holds_the_requests_in_flight, id="offline"),
+        pytest.param(
+            "onnxruntime-tensorrt", "single-stream", 4, _says_what_ran_and_was_measured, id="single-stream"
+        ),
+    ],
+)
+def test_a_device_only_record(
+    gpu_host, standin_ctx, quick_settings, tmp_path, runner, scenario, batch_size, check
+):
+    from triggerbench.measure.job import Job
+    from triggerbench.measure.session import measure_one
+
+    build = gpu_host()
+    job = Job(
+        runner=runner,
+        scenario=scenario,
+        batch_size=batch_size,
+        runner_options={"timing": "device-only"},
+        settings=quick_settings,
+        out_dir=tmp_path,
+    )
+    record = measure_one(standin_ctx, job)
+    assert record.status == "ok", record.error
+    check(record, build)

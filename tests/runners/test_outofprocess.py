@@ -20,11 +20,11 @@ from triggerbench.runners.outofprocess import (
     split_command,
 )
 
-#: A minimal worker on the protocol (vart_worker's framing): doubles arrays, misbehaves on request.
+#: A minimal worker on the protocol's framing: doubles arrays, misbehaves on request.
 ECHO_WORKER = textwrap.dedent(
     """
     import os, sys, time
-    from triggerbench.workers.vart_worker import read_message, write_message
+    from triggerbench.workers.protocol import hello_info, read_message, write_message
     out = os.fdopen(os.dup(1), "wb")
     while True:
         req = read_message(sys.stdin.buffer)
@@ -45,6 +45,8 @@ ECHO_WORKER = textwrap.dedent(
             write_message(out, {"ok": True}); time.sleep(3600)
         elif op == "close":
             write_message(out, {"ok": True}); break
+        elif op == "hello":
+            write_message(out, dict(hello_info(), ok=True))
         else:
             write_message(out, {"ok": True, "pid": os.getpid()})
     """
@@ -95,7 +97,7 @@ def test_a_worker_error_is_raised_and_the_worker_lives_on(echo):
 
 
 def test_a_line_that_is_not_json_is_an_error(echo):
-    with pytest.raises(RunnerError, match="not JSON"):
+    with pytest.raises(RunnerError, match="not a JSON object"):
         echo.request("garbage")
 
 
@@ -155,8 +157,9 @@ def test_a_banner_before_the_first_answer_can_be_skipped(tmp_path):
     with WorkerProcess(command, timeout_s=20) as worker:
         assert worker.request("hello", skip_noise=True)["pid"] == worker.pid
         assert "stdout: XILINX_XRT = /opt/xilinx/xrt" in worker.stderr_tail()
-    with WorkerProcess(command, timeout_s=20) as worker, pytest.raises(RunnerError, match="not JSON"):
-        worker.request("hello")
+    with WorkerProcess(command, timeout_s=20) as worker:
+        with pytest.raises(RunnerError, match="not a JSON object"):
+            worker.request("hello")
 
 
 def test_commands_are_split_like_a_shell():

@@ -71,7 +71,7 @@ def test_stage_checks_the_shape(prepared):
 
 def test_describe_says_it_is_an_emulation(prepared, as_record):
     d = prepared.describe()
-    assert d.emulated and "Verilator RTL simulation" in d.device
+    assert type(prepared).emulator and "Verilator RTL simulation" in d.device
     assert d.settings["latency_cutoff"] == TINY_CONFIG.latency_cutoff
     as_record(d)
 

@@ -1,6 +1,7 @@
 """The files that run in the Vitis AI 1.4.1 container must run on its Python 3.6.
 
-vermin checks them statically; where a Python 3.6 with numpy exists (pyenv, or
+vermin checks them statically (the worker, the protocol beside it, whose version check is the
+handshake, the preparation script and the test doubles); where a Python 3.6 with numpy exists (pyenv, or
 ``$TRIGGERBENCH_PY36``), the worker and the script's input checks also run on it.
 """
 
@@ -17,8 +18,11 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).parents[2]
+WORKER = ROOT / "src/triggerbench/workers/vart_worker.py"
+PROTOCOL = ROOT / "src/triggerbench/workers/protocol.py"
 PY36_FILES = [
-    ROOT / "src/triggerbench/workers/vart_worker.py",
+    WORKER,
+    PROTOCOL,
     ROOT / "scripts/vitis_ai/prepare_xmodel.py",
     ROOT / "tests/doubles/xir.py",
     ROOT / "tests/doubles/vart.py",
@@ -53,11 +57,16 @@ def test_vermin_would_catch_a_37_feature(tmp_path):
     assert result.returncode != 0
 
 
-def test_the_worker_imports_nothing_from_triggerbench():
-    # it is copied alone into the container: only the standard library and numpy
-    source = PY36_FILES[0].read_text()
+def test_the_protocol_version_check_is_in_the_36_check():
+    assert PROTOCOL in PY36_FILES and "PROTOCOL_VERSION = " in PROTOCOL.read_text()
+
+
+@pytest.mark.parametrize("path", [WORKER, PROTOCOL], ids=lambda p: p.name)
+def test_the_container_files_import_nothing_from_triggerbench(path):
+    # they are copied, side by side, into the container: only the standard library and numpy
+    source = path.read_text()
     assert "triggerbench" not in "".join(
-        line for line in source.splitlines(keepends=True) if line.startswith(("import ", "from "))
+        line.strip() + "\n" for line in source.splitlines() if line.strip().startswith(("import ", "from "))
     )
 
 
@@ -95,7 +104,7 @@ def test_the_worker_runs_on_python_36(tmp_path, monkeypatch):
     cpu_only.write_text(json.dumps({"subgraphs": [{"name": "softmax", "device": "CPU"}]}))
     artifact = ModelArtifact("m", "keras", {"keras": xmodel}, (2, 3), (2,), None, {"keras": "0" * 64})
     monkeypatch.setenv("PYTHONPATH", str(ROOT / "tests" / "doubles"))
-    monkeypatch.setenv("TRIGGERBENCH_VART_WORKER", f"{python} {PY36_FILES[0]}")
+    monkeypatch.setenv("TRIGGERBENCH_VART_WORKER", f"{python} {WORKER}")
 
     x = np.random.default_rng(3).normal(size=(7, 2, 3)).astype(np.float32) * 3
     with VartRunner() as runner:
@@ -124,7 +133,7 @@ def test_the_preparation_script_runs_on_python_36_up_to_tensorflow(tmp_path):
     )
     np.save(tmp_path / "calibration.npy", np.zeros((5, 16, 9, 1), np.float32))
     result = subprocess.run(
-        [python, str(PY36_FILES[1]), str(tmp_path), "--skip-compile"],
+        [python, str(ROOT / "scripts/vitis_ai/prepare_xmodel.py"), str(tmp_path), "--skip-compile"],
         capture_output=True,
         text=True,
         check=False,

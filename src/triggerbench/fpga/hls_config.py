@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator
 
+from triggerbench.models.artifact import is_hgq
 from triggerbench.options import OPTIONS_CONFIG, Flag, Number, WholeNumber, any_case
 
 Backend = Literal["Vitis", "Vivado"]
@@ -86,11 +87,6 @@ KNOWN_KEYS = tuple(HlsSettings.model_fields)
 NOT_IN_BUILD_KEY = {
     "synth", "cosim", "max_csim_mults", "build_timeout_s", "build_memory_mb", "fidelity_threshold_pct"
 }  # fmt: skip
-
-
-def is_hgq(model: Any) -> bool:
-    """True for models made of HGQ2 quantized layers (they carry their own bit widths)."""
-    return any(type(layer).__module__.startswith("hgq.") for layer in model.layers)
 
 
 def layer_config(model: Any, settings: HlsSettings) -> dict[str, Any]:

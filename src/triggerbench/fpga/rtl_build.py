@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from triggerbench import progress
 from triggerbench.errors import ModelUnsupportedError, RunnerError, RunnerUnavailableError, UserInputError
-from triggerbench.models.artifact import cache_dir, load_keras, sha256_file
+from triggerbench.models.artifact import cache_dir, is_hgq, load_keras, sha256_file
 
 #: Verilator releases before this reject the ``WIDTHTRUNC`` lint comment da4ml writes (Debian's
 #: 5.006 fails so, measured); the warning split into WIDTHTRUNC/WIDTHEXPAND came in 5.008.
@@ -138,13 +139,18 @@ def _root_of(exe: Path, env: dict[str, str]) -> Path:
     return Path(roots[-1]) if roots else exe.parent.parent
 
 
+def not_quantized(name: str) -> str:
+    """Why the RTL flow refuses model ``name``: da4ml traces fixed-point arithmetic only."""
+    return (
+        f"the RTL flow needs a quantized (HGQ2) model; {name!r} has no HGQ2 layer "
+        "(train it with hgq.layers, e.g. the muon-l0-qstudent-* workloads)"
+    )
+
+
 def check_quantized(model: Any) -> None:
-    """Refuse a model with no HGQ2 layer: da4ml traces fixed-point arithmetic only."""
-    if not any(type(layer).__module__.startswith("hgq.") for layer in model.layers):
-        raise ModelUnsupportedError(
-            f"the RTL flow needs a quantized (HGQ2) model; {model.name!r} has no HGQ2 layer "
-            "(train it with hgq.layers, e.g. the muon-l0-qstudent-* workloads)"
-        )
+    """Refuse a model with no HGQ2 layer."""
+    if not is_hgq(model):
+        raise ModelUnsupportedError(not_quantized(model.name))
 
 
 def trace(model: Any) -> Any:
@@ -282,14 +288,15 @@ def _compile(model: Any, verilator: Verilator, timeout_s: float) -> None:
     env = {**os.environ, **verilator.env(), "VM_PREFIX": f"{TOP_NAME}_wrapper", "STAMP": stamp}
     env["EXTRA_CXXFLAGS"] = "-fopenmp"
     try:
-        done = subprocess.run(
-            ["make", "-f", "build_binder.mk"],
-            env=env,
-            cwd=sim,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-        )
+        with progress.step(f"rtl: Verilator build of {model._path.name}"):
+            done = subprocess.run(
+                ["make", "-f", "build_binder.mk"],
+                env=env,
+                cwd=sim,
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+            )
     except subprocess.TimeoutExpired as exc:
         raise RunnerError(f"Verilator build of {model._path} timed out after {timeout_s:.0f} s") from exc
     if done.returncode != 0:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from triggerbench import progress
 from triggerbench.errors import RunnerError
 from triggerbench.fpga.rtl_build import RtlBuild
 
@@ -93,7 +94,8 @@ def compile_testbench(rtl: RtlBuild) -> Path:
         f"-I{sim}", f"-I{sim / 'obj_dir'}", f"-I{rtl.verilator.root / 'include'}",
         str(source), *map(str, archives), "-o", str(tmp),
     ]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    with progress.step(f"rtl: compiling the latency testbench of {rtl.name}"):
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         first = next((ln for ln in done.stderr.splitlines() if "error" in ln), done.stderr[:300])
         raise RunnerError(f"RTL testbench did not compile: {first.strip()}")

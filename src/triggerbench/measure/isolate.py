@@ -6,11 +6,13 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
+from triggerbench import progress
 from triggerbench.errors import RunnerError
 from triggerbench.measure.job import Context, Job
-from triggerbench.measure.session import runner_options_for, unmeasured_record
+from triggerbench.measure.session import not_measurable, runner_options_for, unmeasured_record
 from triggerbench.measure.worker import PARENT_PID_ENV
 from triggerbench.runners import registry
 from triggerbench.runners.outofprocess import (
@@ -40,12 +42,21 @@ def _runner_env(job: Job) -> dict[str, str]:
         return {}
 
 
-def run_isolated(ctx: Context, context_dir: Path, job: Job) -> BenchmarkRecord:
+def run_isolated(
+    ctx: Context,
+    context_dir: Path,
+    job: Job,
+    on_progress: Callable[[progress.ProgressEvent], None] | None = None,
+) -> BenchmarkRecord:
     """Measure ``job`` in a child worker; a child that dies or hangs gives a failed record.
 
-    The child speaks the out-of-process protocol (``runners.outofprocess``), the same one the
-    VART worker speaks in its container.
+    The child speaks the out-of-process protocol (``workers.protocol``), the same one the VART
+    worker speaks in its container. Each ``progress.step`` in the child is handed to
+    ``on_progress`` while the job runs; None hands it to this process's sink (``progress.emit``),
+    so the child's steps reach it as this process's own would.
     """
+    if (record := not_measurable(ctx, job)) is not None:
+        return record  # a runner that cannot start costs no process
     # The child's temp files go in a folder removed here, even when the child is killed.
     child_tmp = tempfile.mkdtemp(prefix="triggerbench-child-", dir=context_dir.parent)
     worker = WorkerProcess(
@@ -56,8 +67,13 @@ def run_isolated(ctx: Context, context_dir: Path, job: Job) -> BenchmarkRecord:
     )
     try:
         worker.start()
+        worker.hello(timeout_s=job.timeout_s)
         reply = worker.request(
-            "measure", context_dir=str(context_dir), job=job.model_dump(mode="json"), timeout_s=job.timeout_s
+            "measure",
+            context_dir=str(context_dir),
+            job=job.model_dump(mode="json"),
+            timeout_s=job.timeout_s,
+            on_progress=progress.emit if on_progress is None else on_progress,
         )
         return BenchmarkRecord.model_validate(reply["record"])
     except WorkerTimeoutError as exc:

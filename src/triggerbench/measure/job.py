@@ -6,27 +6,27 @@ measure in a child process that reloads the context from its saved form, without
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from triggerbench import scenarios
 from triggerbench.errors import UserInputError
 from triggerbench.measure.settings import MeasureSettings
 from triggerbench.models import workloads
 from triggerbench.models.artifact import ModelArtifact, from_path
 from triggerbench.runners.base import one_line
 
-SCENARIOS = ("single-stream", "multi-stream", "server", "offline", "trigger")
-Scenario = Literal["single-stream", "multi-stream", "server", "offline", "trigger"]
-Harness = Literal["auto", "tight-loop", "loadgen"]
-#: ``auto`` uses the tight loop for single-stream below this latency, where LoadGen's own
-#: per-query cost (microseconds) would be a large part of what is measured.
-AUTO_TIGHT_LOOP_BELOW_S = 1e-3
+#: A scenario ``run`` measures and a harness ``--harness`` takes (the table: ``scenarios``).
+Scenario = Literal[scenarios.RUNNABLE]  # type: ignore[valid-type]
+Harness = Literal[scenarios.HARNESS_CHOICES]  # type: ignore[valid-type]
 
 
 class Job(BaseModel):
@@ -48,6 +48,16 @@ class Job(BaseModel):
     timeout_s: float = Field(1800.0, gt=0)
 
 
+Metrics = Callable[[np.ndarray, np.ndarray], dict[str, float]]
+
+
+class MetricFunctions(NamedTuple):
+    """How outputs are scored: against the labels (task) and against the reference (agreement)."""
+
+    task: Metrics | None
+    agreement: Metrics | None
+
+
 @dataclass(frozen=True)
 class Context:
     """Everything shared by the runners measuring one model."""
@@ -62,11 +72,13 @@ class Context:
     reference: np.ndarray
     reference_name: str
 
-    def task_metrics(self):
-        """The workload's task-metric function, if it has one."""
-        if self.workload_name in workloads.WORKLOADS:
-            return workloads.WORKLOADS[self.workload_name].task_metrics
-        return None
+    def metric_functions(self) -> MetricFunctions:
+        """The workload's task metrics and the task's decision agreement, looked up once."""
+        workload = workloads.WORKLOADS.get(self.workload_name)
+        return MetricFunctions(
+            task=workload.task_metrics if workload else None,
+            agreement=workloads.agreement_metrics(self.task),
+        )
 
     def save(self, folder: Path) -> Path:
         """Write the context to ``folder`` (arrays as .npz, the rest as JSON)."""
@@ -80,15 +92,8 @@ class Context:
         a = self.artifact
         meta = {
             "artifact": {
-                "name": a.name,
-                "source_format": a.source_format,
+                **dataclasses.asdict(a),
                 "paths": {k: str(v) for k, v in a.paths.items()},
-                "input_shape": a.input_shape,
-                "output_shape": a.output_shape,
-                "parameter_count": a.parameter_count,
-                "sha256": a.sha256,
-                "fixed_batch": a.fixed_batch,
-                "input_dtype": a.input_dtype,
             },
             "workload_name": self.workload_name,
             "task": self.task,
@@ -105,15 +110,12 @@ class Context:
         meta = json.loads((folder / "context.json").read_text())
         a = meta.pop("artifact")
         artifact = ModelArtifact(
-            name=a["name"],
-            source_format=a["source_format"],
-            paths={k: Path(v) for k, v in a["paths"].items()},
-            input_shape=tuple(a["input_shape"]),
-            output_shape=tuple(a["output_shape"]),
-            parameter_count=a["parameter_count"],
-            sha256=a["sha256"],
-            fixed_batch=a.get("fixed_batch"),
-            input_dtype=a.get("input_dtype", "float32"),
+            **{
+                **a,
+                "paths": {k: Path(v) for k, v in a["paths"].items()},
+                "input_shape": tuple(a["input_shape"]),
+                "output_shape": tuple(a["output_shape"]),
+            }
         )
         with np.load(folder / "arrays.npz") as arrays:
             labels = arrays["labels"] if "labels" in arrays.files else None

@@ -1,11 +1,13 @@
 """The four MLPerf LoadGen scenarios (single-stream, multi-stream, server, offline).
 
 One LoadGen sample is one model sample, except in single-stream, where a LoadGen query (one
-sample) stands for one batch, as in the tight loop. The system under test (SUT) here groups a
-LoadGen query's samples into chunks of ``batch_size`` and runs ``query()`` once per chunk, then
-tells LoadGen those samples are complete. LoadGen writes its verdict and statistics to
-``mlperf_log_detail.txt`` / ``mlperf_log_summary.txt``; the figures of the record are read back
-from the detail log, so what we report is what LoadGen decided.
+sample) stands for one batch, as in the tight loop. The system under test (SUT,
+``loadgen_sut.ChunkedSut``) groups a LoadGen query's samples into chunks of ``batch_size`` and
+runs ``query()`` once per chunk, then tells LoadGen those samples are complete. LoadGen writes
+its verdict and statistics to ``mlperf_log_detail.txt`` / ``mlperf_log_summary.txt``; the
+figures of the record are read back from the detail log, so what we report is what LoadGen
+decided; its percentiles follow the percentile rule of ``stats`` (null without a query beyond
+them), as every harness's do.
 
 In the figures, a *query* is a LoadGen query (one batch in single-stream, 1 sample in server,
 ``multi_stream_samples_per_query`` in multi-stream, all samples at once in offline), not one
@@ -22,33 +24,28 @@ synchronously (one in flight).
 
 from __future__ import annotations
 
-import functools
 import math
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import mlperf_loadgen as lg
 
+from triggerbench import scenarios
 from triggerbench.errors import UserInputError
 from triggerbench.measure.loadgen_log import DetailLog, parse_detail_log, validity
+from triggerbench.measure.loadgen_sut import ChunkedSut, noop, queue_calls_per_s, start_test
 from triggerbench.measure.outcome import QueryFn, ScenarioOutcome
-from triggerbench.measure.settings import MeasureSettings
-from triggerbench.measure.stats import stability_problems
+from triggerbench.measure.settings import WARMUP_FIELDS, MeasureSettings
+from triggerbench.measure.stats import PERCENTILE_FIELDS, LatencyStats, stability_problems
 from triggerbench.measure.tight_loop import warm_up
 from triggerbench.runners.base import AsyncQueue
 from triggerbench.schema import PerformanceFigures
 
+#: LoadGen's scenario for each of ours that it runs (the table: ``triggerbench.scenarios``).
 SCENARIOS: dict[str, Any] = {
-    "single-stream": lg.TestScenario.SingleStream,
-    "multi-stream": lg.TestScenario.MultiStream,
-    "server": lg.TestScenario.Server,
-    "offline": lg.TestScenario.Offline,
+    s.name: getattr(lg.TestScenario, s.loadgen) for s in scenarios.TABLE if s.loadgen is not None
 }
-#: The scenarios that keep several requests in flight when the runner offers an ``AsyncQueue``,
-#: and whether each needs ``on_done`` as soon as the outputs are ready (``prompt``).
-QUEUED_SCENARIOS = {"offline": False, "server": True}
 
 #: LoadGen pre-generates its queries from the expected latency / QPS we give it; if the SUT is
 #: faster than that, it runs out of queries before min_duration and the run is INVALID. We
@@ -68,120 +65,10 @@ _EARLY_STOPPING_MIN_QUERIES = {"single-stream": 64, "multi-stream": 662, "server
 #: QuerySamplesComplete call): the null runner's offline throughput here was 1.17 M samples/s
 #: at batch 64 (0.85 us/sample) and 0.49 M/s at batch 1. It bounds the offline schedule.
 _COMPLETE_COST_PER_SAMPLE_S = 1e-6
-#: Samples LoadGen may index; our queries run a staged batch and never read them.
-_QSL_SAMPLE_COUNT = 1024
 #: How long the no-op run of ``loadgen_overhead_per_query_s`` lasts at most.
 _OVERHEAD_RUN_S = 0.3
 #: Expected latency given to LoadGen for the no-op query (it answers in ~10-30 us).
 _OVERHEAD_EXPECTED_LATENCY_S = 5e-6
-#: The burst that calibrates a queue's rate with all its requests busy: this long, and at least
-#: this many queries per request in flight (the first round, untimed, warms every request).
-_QUEUE_BURST_S = 0.1
-_QUEUE_BURST_ROUNDS = 4
-
-
-class _ChunkedSut:
-    """LoadGen SUT: runs ``query()`` once per chunk of ``batch_size`` samples of a query.
-
-    Without a queue, every scenario runs the chunks inside LoadGen's issue callback, server
-    included. LoadGen times each sample from its query's *scheduled* time, so a query that
-    waits while the SUT is busy has that wait in its latency: blocking the issue thread is a
-    single-server FIFO queue, measured honestly. A worker thread would add GIL hand-offs
-    (measured here: p99 of 180 ms against 0.4 ms at the same QPS for a 12 us model), which
-    dwarf a tiny model.
-
-    With a queue, the issue callback submits each chunk and returns; it blocks only while all
-    ``n_in_flight`` requests are busy (an N-server FIFO queue, measured as honestly). The
-    chunk's samples are completed from the queue's ``on_done``: on the backend's thread as soon
-    as they are done (server), or when the queue reuses the request (offline).
-    """
-
-    def __init__(self, query: QueryFn, batch_size: int, queue: AsyncQueue | None = None) -> None:
-        self._query = query
-        self._batch_size = batch_size
-        self._queue = queue
-        self._error: BaseException | None = None
-        #: Submitted chunks not completed yet: token -> their responses. Whoever pops a token
-        #: (the queue's callback, or ``_drain`` after a failure) completes it: exactly once.
-        self._pending: dict[int, list[Any]] = {}
-        self._next_token = 0
-        self.n_query_calls = 0
-        self.first_issue_ns: int | None = None
-        self.last_complete_ns: int | None = None
-
-    def issue(self, samples: list[Any]) -> None:
-        """LoadGen's IssueQuery callback."""
-        if self.first_issue_ns is None:
-            self.first_issue_ns = time.perf_counter_ns()
-        size = self._batch_size
-        for start in range(0, len(samples), size):
-            chunk = samples[start : start + size]
-            if self._queue is not None:
-                # Built here, on the issue thread, so that the callback only hands them over.
-                self._submit([lg.QuerySampleResponse(s.id, 0, 0) for s in chunk])
-                continue
-            # A short last chunk still runs the full padded batch, as a fixed-batch
-            # accelerator would: query() always processes batch_size samples.
-            if self._error is None:
-                try:
-                    self._query()
-                    self.n_query_calls += 1
-                except Exception as exc:
-                    # Re-raised once LoadGen ends; meanwhile complete the samples anyway,
-                    # or LoadGen would wait for them forever.
-                    self._error = exc
-            lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, 0, 0) for s in chunk])
-            self.last_complete_ns = time.perf_counter_ns()
-
-    def _submit(self, responses: list[Any]) -> None:
-        """Start one chunk on the queue; after an error, complete it at once without running it."""
-        assert self._queue is not None
-        token = self._next_token
-        self._next_token += 1
-        self._pending[token] = responses
-        if self._error is not None:  # the queue was drained when the error came
-            self._complete(token)
-            return
-        try:
-            self._queue.submit(functools.partial(self._complete, token))
-            self.n_query_calls += 1
-        except Exception as exc:
-            self._error = exc  # re-raised once LoadGen ends, as without a queue
-            self._drain()
-
-    def _complete(self, token: int) -> None:
-        """The queue's ``on_done`` for one chunk (any thread): hand its samples back to LoadGen."""
-        responses = self._pending.pop(token, None)  # atomic: one of callback and drain wins
-        if responses is not None:
-            lg.QuerySamplesComplete(responses)
-            self.last_complete_ns = time.perf_counter_ns()
-
-    def _drain(self) -> None:
-        """Wait for the queue, then complete every chunk it did not call back for.
-
-        A failed request may never call back (OpenVINO's does not); LoadGen would wait for its
-        samples forever.
-        """
-        if self._queue is not None:
-            try:
-                self._queue.wait_all()
-            except Exception as exc:
-                if self._error is None:
-                    self._error = exc
-        for token in list(self._pending):
-            self._complete(token)
-
-    def flush(self) -> None:
-        """LoadGen's FlushQueries callback, after the last query is issued: drain the queue."""
-        if self._queue is not None:
-            self._drain()
-
-    def __enter__(self) -> _ChunkedSut:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._error is not None and exc[0] is None:
-            raise self._error
 
 
 def _test_settings(
@@ -262,75 +149,36 @@ def _test_settings(
     return ts, record
 
 
-def queue_calls_per_s(queue: AsyncQueue, duration_s: float = _QUEUE_BURST_S) -> float:
-    """The rate of queries with all of ``queue``'s requests busy, from a short burst.
-
-    One untimed round of ``n_in_flight`` queries first warms every request; then queries are
-    submitted back to back for ``duration_s`` (and at least ``_QUEUE_BURST_ROUNDS`` rounds) and
-    the rate is the count over the time to the last completion, as ``benchmark_app`` counts.
-    """
-    n = queue.n_in_flight
-    for _ in range(n):
-        queue.submit(_noop)
-    queue.wait_all()
-    perf_counter_ns = time.perf_counter_ns
-    start_ns = perf_counter_ns()
-    end_ns = start_ns + int(duration_s * 1e9)
-    submitted = 0
-    while submitted < _QUEUE_BURST_ROUNDS * n or perf_counter_ns() < end_ns:
-        queue.submit(_noop)
-        submitted += 1
-    queue.wait_all()
-    return submitted / ((perf_counter_ns() - start_ns) * 1e-9)
-
-
-def _start_test(sut: _ChunkedSut, test_settings: Any, log_dir: Path) -> None:
-    """Run one LoadGen test with its logs written into ``log_dir``."""
-    log_settings = lg.LogSettings()
-    log_settings.log_output.outdir = str(log_dir)
-    log_settings.log_output.copy_summary_to_stdout = False
-    log_settings.log_output.copy_detail_to_stdout = False
-    # The trace is megabytes per second of run and nothing here reads it.
-    log_settings.enable_trace = False
-    sut_handle = lg.ConstructSUT(sut.issue, sut.flush)
-    qsl_handle = lg.ConstructQSL(_QSL_SAMPLE_COUNT, _QSL_SAMPLE_COUNT, _noop_load, _noop_load)
-    try:
-        with sut:
-            # A stray audit.config in the working directory would silently change the
-            # settings (it is meant for compliance audits); point LoadGen at one that does
-            # not exist.
-            lg.StartTestWithLogSettings(
-                sut_handle, qsl_handle, test_settings, log_settings, str(log_dir / "audit.config")
-            )
-    finally:
-        lg.DestroyQSL(qsl_handle)
-        lg.DestroySUT(sut_handle)
-
-
-def _noop_load(_indices: list[int]) -> None:
-    """QSL load/unload: the staged batch lives in the runner, nothing to load per sample."""
-
-
-def _noop() -> None:
-    """The query of ``loadgen_overhead_per_query_s``: nothing but the harness is timed."""
-
-
 def _ns_to_s(value: Any) -> float | None:
     return None if value is None else float(value) * 1e-9
 
 
-_PERCENTILE_FIELDS = {
-    "latency_p50_s": "50.00",
-    "latency_p90_s": "90.00",
-    "latency_p99_s": "99.00",
-    "latency_p999_s": "99.90",
-}
+def _latency_stats(scenario: str, values: dict[str, Any]) -> LatencyStats:
+    """LoadGen's latency distribution from its detail log (None where it logged no value)."""
+    # Multi-stream logs per-query keys (result_50.00_percentile_per_query_latency_ns); the
+    # others log per-sample keys, which equal per-query ones for 1 sample/query.
+    infix = "_per_query" if scenario == "multi-stream" else ""
+    mid = "_query" if scenario == "multi-stream" else ""
+    p50, p90, p99, p999 = (
+        _ns_to_s(values.get(f"result_{pct:.2f}_percentile{infix}_latency_ns")) for pct in PERCENTILE_FIELDS
+    )
+    return LatencyStats(
+        p50_s=p50,
+        p90_s=p90,
+        p99_s=p99,
+        p999_s=p999,
+        max_s=_ns_to_s(values.get(f"result_max{mid}_latency_ns")),
+        mean_s=_ns_to_s(values.get(f"result_mean{mid}_latency_ns")),
+        stdev_s=None,
+        # LoadGen's own percentiles of result_query_count queries: the same rule nulls them.
+        n_samples=int(values.get("result_query_count") or 0),
+    )
 
 
 def _performance(
     scenario: str,
     detail: DetailLog,
-    sut: _ChunkedSut,
+    sut: ChunkedSut,
     samples_per_query: int | None,
     n_warmup: int,
     overhead_s: float | None,
@@ -352,7 +200,7 @@ def _performance(
         figures["throughput_samples_per_s"] = v.get("result_samples_per_second")
         reasons["throughput_queries_per_s"] = "offline issues all samples as one LoadGen query"
         why = "offline issues one query; LoadGen reports no per-query latency distribution"
-        for name in (*_PERCENTILE_FIELDS, "latency_max_s", "latency_mean_s"):
+        for name in (*PERCENTILE_FIELDS.values(), "latency_max_s", "latency_mean_s"):
             reasons[name] = why
     else:
         if n_queries is not None and samples_per_query is not None:
@@ -370,14 +218,11 @@ def _performance(
         figures["throughput_queries_per_s"] = qps
         if qps is not None and samples_per_query is not None:
             figures["throughput_samples_per_s"] = qps * samples_per_query
-        # Multi-stream logs per-query keys (result_50.00_percentile_per_query_latency_ns);
-        # the others log per-sample keys, which equal per-query ones for 1 sample/query.
-        infix = "_per_query" if scenario == "multi-stream" else ""
-        for name, pct in _PERCENTILE_FIELDS.items():
-            figures[name] = _ns_to_s(v.get(f"result_{pct}_percentile{infix}_latency_ns"))
-        mid = "_query" if scenario == "multi-stream" else ""
-        figures["latency_max_s"] = _ns_to_s(v.get(f"result_max{mid}_latency_ns"))
-        figures["latency_mean_s"] = _ns_to_s(v.get(f"result_mean{mid}_latency_ns"))
+        latency, latency_reasons = _latency_stats(scenario, v).figures(
+            missing="LoadGen's detail log did not report it"
+        )
+        figures.update(latency)
+        reasons.update(latency_reasons)
 
     reasons["latency_stdev_s"] = "LoadGen reports no standard deviation"
     reasons["repeat_throughput_rel_stdev"] = "LoadGen runs one measurement window"
@@ -422,7 +267,7 @@ def run_loadgen(
             measured it; stored in the figures as is.
         open_queue: ``open_queue(prompt=...)`` gives the runner's ``AsyncQueue`` on the same
             staged batch as ``query`` (``Runner.async_queue``), or None. Offline and server
-            (``QUEUED_SCENARIOS``) open it and issue through it, with LoadGen's schedule set
+            (``scenarios.queued``) open it and issue through it, with LoadGen's schedule set
             from a short burst of the queue (``queue_calls_per_s``), and close it at the end;
             the other scenarios never call it.
 
@@ -444,21 +289,24 @@ def run_loadgen(
     log_dir.mkdir(parents=True, exist_ok=True)
     n_warmup = warm_up(query, settings)
     queue = None
-    if open_queue is not None and scenario in QUEUED_SCENARIOS:
-        queue = open_queue(prompt=QUEUED_SCENARIOS[scenario])
+    if open_queue is not None and scenarios.queued(scenario):
+        # prompt: the server times each query, so its on_done must not wait for the others'.
+        queue = open_queue(prompt=scenario == "server")
     try:
         calls_per_s = queue_calls_per_s(queue) if queue is not None else None
         in_flight = queue.n_in_flight if queue is not None else 1
         test_settings, settings_record = _test_settings(
             scenario, batch_size, settings, calibrated_latency_s, calls_per_s, in_flight
         )
-        sut = _ChunkedSut(query, batch_size, queue)
-        _start_test(sut, test_settings, log_dir)
+        sut = ChunkedSut(query, batch_size, queue)
+        start_test(sut, test_settings, log_dir)
     finally:
         if queue is not None:
             queue.close()
 
     detail = parse_detail_log(log_dir / "mlperf_log_detail.txt")
+    # LoadGen's own min_duration_ms / min_query_count / max_query_count are already there.
+    settings_record.update(settings.windows(WARMUP_FIELDS))
     settings_record["loadgen_version"] = detail.values.get("loadgen_version")
     settings_record["query_fn_calls"] = sut.n_query_calls
     samples_per_query = settings_record.get("samples_per_query")
@@ -488,7 +336,7 @@ def loadgen_overhead_per_query_s(settings: MeasureSettings, log_dir: Path) -> fl
     short = settings.model_copy(
         update={"min_duration_s": min(settings.min_duration_s, _OVERHEAD_RUN_S), "warmup_s": 0.0}
     )
-    outcome = run_loadgen("single-stream", _noop, 1, short, Path(log_dir), _OVERHEAD_EXPECTED_LATENCY_S)
+    outcome = run_loadgen("single-stream", noop, 1, short, Path(log_dir), _OVERHEAD_EXPECTED_LATENCY_S)
     assert outcome.performance is not None
     mean_s = outcome.performance.latency_mean_s
     if mean_s is None:

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from triggerbench import environment
+from triggerbench import environment, scenarios
 from triggerbench.errors import ModelUnsupportedError, TriggerbenchUnstableWarning
 from triggerbench.measure.accuracy import accuracy_pass
 from triggerbench.measure.energy import EnergyReading
-from triggerbench.measure.job import AUTO_TIGHT_LOOP_BELOW_S, Context, Job
+from triggerbench.measure.job import Context, Job
 from triggerbench.measure.outcome import ScenarioOutcome
 from triggerbench.measure.tight_loop import calibrate_latency_s, harness_overhead_per_query_s, run_tight_loop
-from triggerbench.models import workloads
 from triggerbench.power import default_meter
 from triggerbench.power.tdp import nominal_tdp
 from triggerbench.runners import registry
@@ -51,13 +50,22 @@ def workload_info(ctx: Context, runner_formats: tuple[str, ...] = ()) -> Workloa
         artifact_size_bytes=a.size_bytes(fmt) if fmt else None,
         input_shape=list(a.input_shape),
         output_shape=list(a.output_shape),
+        input_dtype=a.input_dtype,
+        fixed_batch_size=a.fixed_batch,
+        quantization=a.quantization,
     )
 
 
 def unmeasured_record(
-    ctx: Context, job: Job, status: Status, error: ErrorInfo, formats: tuple[str, ...] = ()
+    ctx: Context,
+    job: Job,
+    status: Status,
+    error: ErrorInfo,
+    formats: tuple[str, ...] = (),
+    emulator: bool = False,
 ) -> BenchmarkRecord:
     """A skipped or failed record: identity and the reason, no figures."""
+    harness = scenarios.harness_for(job.scenario, job.harness, emulator=emulator, latency_s=None)
     return BenchmarkRecord(
         run_id=job.run_id,
         status=status,
@@ -70,17 +78,9 @@ def unmeasured_record(
             threads=job.threads,
             precision=job.precision,
         ),
-        scenario=ScenarioInfo(name=job.scenario, harness=_harness_name(job)),
+        scenario=ScenarioInfo(name=job.scenario, harness=harness),
         environment=environment.capture(),
     )
-
-
-def _harness_name(job: Job) -> str:
-    if job.scenario == "trigger":
-        return "trigger-stream"
-    if job.scenario != "single-stream":
-        return "loadgen"
-    return "loadgen" if job.harness == "loadgen" else "tight-loop"
 
 
 def _staged_batch(runner: Runner, ctx: Context, batch_size: int):
@@ -108,13 +108,8 @@ def _run_scenario(
 
         return run_trigger(query, job.batch_size, settings)
     latency_s = calibrate_latency_s(query, min_queries=min(10, settings.min_query_count))
-    # An emulator's speed is a cost, not a figure: no LoadGen verdict (its early stopping alone
-    # needs 64 queries, 14 min for the teacher's C-simulation at batch 256).
-    use_tight = job.scenario == "single-stream" and (
-        job.harness == "tight-loop"
-        or (job.harness == "auto" and (emulator or latency_s < AUTO_TIGHT_LOOP_BELOW_S))
-    )
-    if use_tight:
+    harness = scenarios.harness_for(job.scenario, job.harness, emulator=emulator, latency_s=latency_s)
+    if harness == "tight-loop":
         return run_tight_loop(query, job.batch_size, settings, _null_overhead_s(ctx, job))
     from triggerbench.measure.loadgen import loadgen_overhead_per_query_s, run_loadgen
 
@@ -164,11 +159,11 @@ def nominal_power_figures(
     )
 
 
-def measure_one(ctx: Context, job: Job, log_dir: Path | None = None) -> BenchmarkRecord:
-    """Prepare, check accuracy, measure, and build the record; exceptions become failed records."""
-    env = environment.capture()
-    # One folder per measurement, so LoadGen's logs stay beside the record they belong to.
-    log_dir = log_dir or (job.out_dir / "loadgen" / job.run_id)
+def not_measurable(ctx: Context, job: Job) -> BenchmarkRecord | None:
+    """The record of a job that cannot start (runner missing, unavailable, refusing the model).
+
+    Cheap (no model is loaded), so the parent checks it before starting a measuring process.
+    """
     try:
         cls = registry.get(job.runner)
     except Exception as exc:
@@ -177,27 +172,33 @@ def measure_one(ctx: Context, job: Job, log_dir: Path | None = None) -> Benchmar
         )
     ok, reason = cls.available()
     if not ok:
-        return unmeasured_record(
-            ctx, job, Status.SKIPPED, ErrorInfo(type="RunnerUnavailable", message=reason), cls.formats
-        )
-    if not any(f in ctx.artifact.paths for f in cls.formats):
-        message = (
-            f"runner {job.runner!r} reads {'/'.join(cls.formats)} models; this model is "
-            f"available as {'/'.join(ctx.artifact.paths)} only"
-        )
-        return unmeasured_record(
-            ctx, job, Status.SKIPPED, ErrorInfo(type="FormatUnsupported", message=message), cls.formats
-        )
+        error = ErrorInfo(type="RunnerUnavailable", message=reason)
+        return unmeasured_record(ctx, job, Status.SKIPPED, error, cls.formats, cls.emulator)
+    if refused := cls.refuses(ctx.artifact):
+        unsupported = "FormatUnsupported" if not any(f in ctx.artifact.paths for f in cls.formats) else None
+        error = ErrorInfo(type=unsupported or "ModelUnsupported", message=refused)
+        return unmeasured_record(ctx, job, Status.SKIPPED, error, cls.formats, cls.emulator)
+    return None
+
+
+def measure_one(ctx: Context, job: Job, log_dir: Path | None = None) -> BenchmarkRecord:
+    """Prepare, check accuracy, measure, and build the record; exceptions become failed records."""
+    env = environment.capture()
+    # One folder per measurement, so LoadGen's logs stay beside the record they belong to.
+    log_dir = log_dir or (job.out_dir / "loadgen" / job.run_id)
+    if (record := not_measurable(ctx, job)) is not None:
+        return record
+    cls = registry.get(job.runner)
     try:
         return _measure(ctx, job, cls, env, log_dir)
     except ModelUnsupportedError as exc:  # the runner works here but does not take this model
         error = ErrorInfo(type="ModelUnsupported", message=str(exc))
-        return unmeasured_record(ctx, job, Status.SKIPPED, error, cls.formats)
+        return unmeasured_record(ctx, job, Status.SKIPPED, error, cls.formats, cls.emulator)
     except Exception as exc:  # a backend error or a figure the record refuses: failure is data
         error = ErrorInfo(
             type=type(exc).__name__, message=str(exc) or repr(exc), stderr=traceback.format_exc(limit=8)
         )
-        return unmeasured_record(ctx, job, Status.FAILED, error, cls.formats)
+        return unmeasured_record(ctx, job, Status.FAILED, error, cls.formats, cls.emulator)
 
 
 def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> BenchmarkRecord:
@@ -213,6 +214,7 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
             scenario=job.scenario,
         )
         runner.prepare(ctx.artifact, options)
+        metrics = ctx.metric_functions()
         accuracy = accuracy_pass(
             runner,
             job.batch_size,
@@ -220,8 +222,8 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
             ctx.reference,
             ctx.reference_name,
             ctx.labels,
-            ctx.task_metrics(),
-            agreement=workloads.agreement_metrics(ctx.task),
+            metrics.task,
+            agreement=metrics.agreement,
         )
         # Fixed-point firmware far from the float reference: say so, and which layers overflow.
         fidelity = runner.fidelity_problems(ctx.inputs, ctx.reference, accuracy.mean_abs_diff)
@@ -245,7 +247,7 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
         runner.close()
     performance = outcome.performance
     emulation_note = []
-    if performance is not None and description.emulated:
+    if performance is not None and cls.emulator:
         performance = performance.model_copy(update={"emulated": True})
         emulation_note = [
             f"{description.backend} runs a software emulation of the hardware: its speed is the "

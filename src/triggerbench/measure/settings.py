@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: Upper bounds that catch a typo (1e300) before it overflows a timer or an array.
@@ -9,6 +11,11 @@ DAY_S = 86_400.0
 MAX_COUNT = 10**12
 #: Events one trigger stream may hold (their arrival and latency arrays live in memory).
 MAX_STREAM_EVENTS = 10**8
+#: The settings that bound a measurement window, which every record states (``windows``): the
+#: untimed warm-up, and the timed window of the tight loop and LoadGen (the trigger stream's is
+#: ``stream_duration_s``).
+WARMUP_FIELDS = ("warmup_s", "warmup_queries")
+WINDOW_FIELDS = ("min_duration_s", "min_query_count", "max_query_count")
 
 
 class MeasureSettings(BaseModel):
@@ -76,6 +83,24 @@ class MeasureSettings(BaseModel):
                 f"event_rate_hz x stream_duration_s is {events:.3g} events; at most {MAX_STREAM_EVENTS:.0e}"
             )
         return self
+
+    def windows(self, fields: tuple[str, ...] = WARMUP_FIELDS + WINDOW_FIELDS) -> dict[str, Any]:
+        """The window settings ``fields`` as a record states them, with ``window_preset``."""
+        return {**{name: getattr(self, name) for name in fields}, "window_preset": self.window_preset()}
+
+    def window_preset(self) -> str:
+        """Which preset the windows are: ``quick``, ``default``, either ``(emulation)``, or ``custom``."""
+        mine = self._window_values()
+        for name, preset in (("quick", MeasureSettings.quick()), ("default", MeasureSettings())):
+            if mine == preset._window_values():
+                return name
+            if mine == preset.for_emulation()._window_values():
+                return f"{name} (emulation)"
+        return "custom"
+
+    def _window_values(self) -> tuple:
+        fields = (*WARMUP_FIELDS, *WINDOW_FIELDS, "repeats", "stream_duration_s", "rate_search_trial_s")
+        return tuple(getattr(self, name) for name in fields)
 
     def for_emulation(self) -> MeasureSettings:
         """Brief windows for a runner that emulates hardware in software (C-simulation, RTL).

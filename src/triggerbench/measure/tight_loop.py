@@ -68,22 +68,15 @@ def run_tight_loop(
         for _ in range(settings.repeats)
     ]
     latencies_ns = np.concatenate(windows)
-    stats = LatencyStats.from_ns(latencies_ns)
+    latency, null_reasons = LatencyStats.from_ns(latencies_ns).figures()
     window_qps = np.array([w.size / (w.sum() * 1e-9) for w in windows])
     busy_s = latencies_ns.sum() * 1e-9
-    null_reasons = {}
     if harness_overhead_per_query_s is None:
         null_reasons["harness_overhead_per_query_s"] = "null runner not measured in this run"
     performance = PerformanceFigures(
         throughput_samples_per_s=latencies_ns.size * batch_size / busy_s,
         throughput_queries_per_s=latencies_ns.size / busy_s,
-        latency_p50_s=stats.p50_s,
-        latency_p90_s=stats.p90_s,
-        latency_p99_s=stats.p99_s,
-        latency_p999_s=stats.p999_s,
-        latency_max_s=stats.max_s,
-        latency_mean_s=stats.mean_s,
-        latency_stdev_s=stats.stdev_s,
+        **latency,
         n_queries=int(latencies_ns.size),
         n_samples=int(latencies_ns.size) * batch_size,
         n_warmup=n_warmup,
@@ -96,12 +89,7 @@ def run_tight_loop(
         harness="tight-loop",
         performance=performance,
         validity=Validity(verdict="UNCHECKED", reasons=["the tight loop has no LoadGen verdict"]),
-        settings={
-            "warmup_s": settings.warmup_s,
-            "min_duration_s": settings.min_duration_s,
-            "min_query_count": settings.min_query_count,
-            "repeats": settings.repeats,
-        },
+        settings={**settings.windows(), "repeats": settings.repeats},
         warnings=stability_problems(int(latencies_ns.size), window_qps),
     )
 

@@ -21,8 +21,8 @@ import numpy as np
 
 from triggerbench.errors import UserInputError
 from triggerbench.measure.outcome import QueryFn, ScenarioOutcome
-from triggerbench.measure.settings import MeasureSettings
-from triggerbench.measure.stats import LatencyStats, stability_problems
+from triggerbench.measure.settings import WARMUP_FIELDS, MeasureSettings
+from triggerbench.measure.stats import LatencyStats, percentile_null_reason, stability_problems
 from triggerbench.measure.tight_loop import warm_up
 from triggerbench.schema import PerformanceFigures, RateTrial, TriggerFigures, Validity
 
@@ -268,25 +268,19 @@ def search_sustained_rate(
     return RateSearch(trials=trials, max_sustained_rate_hz=passed, notes=notes)
 
 
-def _performance(main: StreamResult, n_warmup: int) -> PerformanceFigures:
+def _performance(main: StreamResult, latency: LatencyStats, n_warmup: int) -> PerformanceFigures:
     """Per-event figures of the main stream (a query here is one ``query()`` call)."""
-    lat = LatencyStats.from_ns(main.latencies_ns)
-    reasons = {
-        "repeat_throughput_rel_stdev": ("one stream at a fixed rate: throughput is set by the arrival rate")
-    }
+    figures, reasons = latency.figures(noun="events")
+    reasons["repeat_throughput_rel_stdev"] = (
+        "one stream at a fixed rate: throughput is set by the arrival rate"
+    )
     queries_per_s = main.n_query_calls / main.span_s if main.n_query_calls else None
     if queries_per_s is None:
         reasons["throughput_queries_per_s"] = "no query() call completed"
     return PerformanceFigures(
         throughput_samples_per_s=main.throughput_events_per_s,
         throughput_queries_per_s=queries_per_s,
-        latency_p50_s=lat.p50_s,
-        latency_p90_s=lat.p90_s,
-        latency_p99_s=lat.p99_s,
-        latency_p999_s=lat.p999_s,
-        latency_max_s=lat.max_s,
-        latency_mean_s=lat.mean_s,
-        latency_stdev_s=lat.stdev_s,
+        **figures,
         n_queries=main.n_query_calls,
         n_samples=main.n_events - main.n_events_unserved,
         n_warmup=n_warmup,
@@ -309,6 +303,8 @@ def run_trigger(query: QueryFn, batch_size: int, settings: MeasureSettings) -> S
     """
     n_warmup = warm_up(query, settings)
     main = stream(query, batch_size, settings.event_rate_hz, settings.stream_duration_s, settings.deadline_s)
+    # Computed once: the performance figures and the trigger section read the same statistics.
+    latency = LatencyStats.from_ns(main.latencies_ns)
     warnings = stability_problems(main.n_events, None)
     if main.n_events_unserved:
         warnings.append(
@@ -318,6 +314,9 @@ def run_trigger(query: QueryFn, batch_size: int, settings: MeasureSettings) -> S
         )
 
     reasons: dict[str, str] = {}
+    p99_null = percentile_null_reason(99.0, main.n_events, "events")
+    if p99_null is not None:
+        reasons["latency_p99_s"] = f"{p99_null}; raise stream_duration_s or event_rate_hz"
     search = RateSearch(trials=[], max_sustained_rate_hz=None, notes=[])
     if settings.rate_search_trials == 0:
         reasons["max_sustained_rate_hz"] = "rate search disabled (rate_search_trials = 0)"
@@ -334,7 +333,6 @@ def run_trigger(query: QueryFn, batch_size: int, settings: MeasureSettings) -> S
                 f"{lowest:.4g} Hz (deadline {settings.deadline_s:g} s)"
             )
 
-    lat = LatencyStats.from_ns(main.latencies_ns)
     trigger = TriggerFigures(
         event_rate_hz=settings.event_rate_hz,
         stream_duration_s=settings.stream_duration_s,
@@ -342,7 +340,7 @@ def run_trigger(query: QueryFn, batch_size: int, settings: MeasureSettings) -> S
         n_events=main.n_events,
         deadline_miss_frac=main.deadline_miss_frac,
         queue_depth_max_events=main.queue_depth_max_events,
-        latency_p99_s=lat.p99_s,
+        latency_p99_s=None if p99_null else latency.p99_s,
         max_sustained_rate_hz=search.max_sustained_rate_hz,
         sustained_miss_frac_limit=settings.miss_frac_limit,
         rate_search=search.trials,
@@ -350,9 +348,10 @@ def run_trigger(query: QueryFn, batch_size: int, settings: MeasureSettings) -> S
     )
     return ScenarioOutcome(
         harness="trigger-stream",
-        performance=_performance(main, n_warmup),
+        performance=_performance(main, latency, n_warmup),
         validity=Validity(verdict="UNCHECKED", reasons=["trigger scenario has no LoadGen verdict"]),
         settings={
+            **settings.windows(WARMUP_FIELDS),
             "event_rate_hz": settings.event_rate_hz,
             "stream_duration_s": settings.stream_duration_s,
             "deadline_s": settings.deadline_s,

@@ -1,9 +1,10 @@
 """Child process that measures jobs for ``measure.isolate``, over the out-of-process protocol.
 
-It is served by the worker side of the protocol that the VART worker has
-(``workers.vart_worker.serve``): ``{"op": "measure", "context_dir": ..., "job": {...}}`` ->
-``{"ok": true, "record": {...}}``; ``{"op": "close"}`` ends it. A backend that crashes or hangs
-takes only this process down, and the parent records it as failed.
+It serves ``workers.protocol``, as the VART worker does in its container:
+``{"op": "measure", "context_dir": ..., "job": {...}}`` -> ``{"ok": true, "record": {...}}``;
+``{"op": "close"}`` ends it. Each ``progress.step`` while measuring is sent to the parent as a
+progress message before the reply. A backend that crashes or hangs takes only this process
+down, and the parent records it as failed.
 
 Usage: ``python -m triggerbench.measure.worker`` (requests on stdin, replies on stdout).
 """
@@ -13,39 +14,39 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from triggerbench.workers import vart_worker
+from triggerbench import progress
+from triggerbench.workers import protocol
 
 #: Set by the parent to its pid, so that a child started after the parent died knows to exit.
 PARENT_PID_ENV = "TRIGGERBENCH_PARENT_PID"
 
 
-class MeasureWorker:
-    """Answers ``measure`` requests (``measure_one`` turns backend failures into failed records)."""
+def measure(request: dict[str, Any]) -> dict[str, Any]:
+    """Answer a ``measure`` request (``measure_one`` turns backend failures into failed records)."""
+    # Imported here, not at the top: they take seconds (Keras, TensorFlow), and the
+    # parent-death signal must be armed before that (see ``die_with_parent``).
+    from triggerbench.measure.job import Context, Job
+    from triggerbench.measure.session import measure_one
 
-    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        """One reply per request; an unknown op raises (answered as an error by ``serve``)."""
-        op = request.get("op")
-        if op == "close":
-            return {}
-        if op != "measure":
-            raise ValueError(f"unknown op {op!r}")
-        # Imported here, not at the top: they take seconds (Keras, TensorFlow), and the
-        # parent-death signal must be armed before that (see ``die_with_parent``).
-        from triggerbench.measure.job import Context, Job
-        from triggerbench.measure.session import measure_one
+    job = Job.model_validate(request["job"])
+    record = measure_one(Context.load(Path(request["context_dir"])), job)
+    return {"record": record.model_dump(mode="json")}
 
-        job = Job.model_validate(request["job"])
-        record = measure_one(Context.load(Path(request["context_dir"])), job)
-        return {"record": record.model_dump(mode="json")}
+
+HANDLERS = {"measure": measure}
 
 
 def serve(stdin: BinaryIO, channel: BinaryIO) -> None:
-    """One reply per request until ``close`` or the end of input."""
-    vart_worker.serve(stdin, channel, MeasureWorker())
+    """One reply per request until ``close`` or the end of input; progress sent as it happens."""
+
+    def forward(event: progress.ProgressEvent) -> None:
+        protocol.send_progress(channel, event.kind, event.description, event.elapsed_s, event.failed)
+
+    with progress.sink(forward):
+        protocol.serve(stdin, channel, HANDLERS, name="runner process")
 
 
 #: prctl(2) option: the signal this process gets when its parent dies (Linux).
@@ -70,4 +71,6 @@ def die_with_parent() -> None:
 
 if __name__ == "__main__":
     die_with_parent()
-    sys.exit(vart_worker.main(MeasureWorker()))
+    stdin, channel = protocol.take_stdio()
+    with channel:
+        serve(stdin, channel)

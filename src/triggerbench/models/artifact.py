@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from triggerbench import precision, progress
 from triggerbench.errors import UserInputError
 
 SUPPORTED_SUFFIXES = (".keras", ".h5", ".hdf5", ".onnx")
@@ -44,6 +45,8 @@ class ModelArtifact:
     fixed_batch: int | None = None
     #: The input's element type as numpy names it ("float32", "int8", "uint8", ...).
     input_dtype: str = "float32"
+    #: How the model itself is quantized (``precision.hgq2(4)``, "int8 QDQ"); None: a float model.
+    quantization: str | None = None
 
     @property
     def source_sha256(self) -> str:
@@ -111,7 +114,8 @@ def export_onnx(model, keras_sha256: str) -> Path:
         tmp = out.with_suffix(f".tmp{os.getpid()}.onnx")
         # A freshly loaded model has never been called, and export refuses such a model.
         model(np.zeros((1, *model.inputs[0].shape[1:]), np.float32))
-        model.export(str(tmp), format="onnx", verbose=False)
+        with progress.step(f"exporting {model.name} to ONNX"):
+            model.export(str(tmp), format="onnx", verbose=False)
         os.replace(tmp, out)
     return out
 
@@ -131,7 +135,25 @@ def from_keras(path: Path, name: str | None = None) -> ModelArtifact:
         output_shape=out_shape,
         parameter_count=int(model.count_params()),
         sha256={"keras": keras_sha, "onnx": sha256_file(onnx_path)},
+        quantization=precision.hgq2(None) if is_hgq(model) else None,
     )
+
+
+def is_hgq(model) -> bool:
+    """True for models made of HGQ2 quantized layers (they carry their own bit widths)."""
+    return any(type(layer).__module__.startswith("hgq.") for layer in model.layers)
+
+
+#: ONNX operators that mark a statically quantized graph, and how each style is named.
+_ONNX_QUANTIZATION = (
+    ({"QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger"}, "int8 QOperator"),
+    ({"QuantizeLinear", "DequantizeLinear"}, "int8 QDQ"),
+)
+
+
+def _onnx_quantization(graph) -> str | None:
+    ops = {node.op_type for node in graph.node}
+    return next((name for marks, name in _ONNX_QUANTIZATION if ops & marks), None)
 
 
 def from_onnx(path: Path, name: str | None = None) -> ModelArtifact:
@@ -191,6 +213,7 @@ def from_onnx(path: Path, name: str | None = None) -> ModelArtifact:
         sha256={"onnx": sha},
         fixed_batch=fixed_batch,
         input_dtype=in_dtype.name,
+        quantization=_onnx_quantization(proto.graph),
     )
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from triggerbench import precision
 from triggerbench.errors import UserInputError
 from triggerbench.models import shipped, standin
 from triggerbench.models.artifact import ModelArtifact, cache_dir, from_keras, from_onnx, save_keras
@@ -33,12 +36,17 @@ class Workload:
     task_metrics: Callable[[np.ndarray, np.ndarray], dict[str, float]] | None
     #: The float Keras model accuracy is measured against, when the source is not it (INT8).
     float_reference: Callable[[], Path] | None = None
+    #: The model's quantization where the workload knows more than the file shows (its bits).
+    quantization: str | None = None
 
     def artifact(self) -> ModelArtifact:
         """The source (built or verified) and its exports."""
         path = self.source()
         loader = from_keras if path.suffix == ".keras" else from_onnx
-        return loader(path, name=self.name)
+        artifact = loader(path, name=self.name)
+        if self.quantization:
+            artifact = dataclasses.replace(artifact, quantization=self.quantization)
+        return artifact
 
 
 def _cached(key: str, build: Callable[[], object]) -> Path:
@@ -68,7 +76,17 @@ def _shipped_workload(name: str, meta: dict) -> Workload:
         source=lambda: shipped.verified_path(name),
         validation=lambda n, seed: ship.evaluation_sample(task, n, seed),
         task_metrics=lambda labels, outputs: ship.task_metrics(task, labels, outputs),
+        quantization=_quantization(meta),
     )
+
+
+def _quantization(meta: dict) -> str | None:
+    """A shipped quantized student's bits: its training's setting, else its variant's name."""
+    bits = (meta.get("train_config") or {}).get("bits")
+    found = re.match(r"qstudent-(\d+)bit", meta.get("variant") or "")
+    if found or bits:
+        return precision.hgq2(bits or int(found.group(1)))  # type: ignore[union-attr]
+    return None
 
 
 def _pruned_workload(base: Workload, suffix: str, sparsity: float) -> Workload:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from triggerbench import precision
 from triggerbench.errors import UserInputError
 from triggerbench.reports import format as fmt
 from triggerbench.reports.frame import (
@@ -18,6 +19,7 @@ from triggerbench.reports.frame import (
     latest,
     measured_speed,
     not_ok,
+    null_note,
     value,
 )
 from triggerbench.reports.provenance import caption_context
@@ -88,9 +90,12 @@ def _measured_row(row: pd.Series, notes: Notes, base_throughput: float | None, g
     return [
         notes.cell(str(value(row, "runner.name"))),
         notes.cell(device_label(row)),
-        notes.cell(str(value(row, "runner.precision") or fmt.MISSING)),
+        notes.cell(precision.label(value(row, "runner.precision"), value(row, "workload.quantization"))),
         notes.cell(fmt.rate(throughput, ""), *(f"unstable: {w}" for w in warnings if "unstable" in w)),
-        notes.cell(fmt.seconds(value(row, "performance.latency_p99_s"))),
+        notes.cell(
+            fmt.seconds(value(row, "performance.latency_p99_s")),
+            null_note(row, "performance.latency_p99_s", "p99"),
+        ),
         power,
         per_j,
         _memory_cell(row, notes),

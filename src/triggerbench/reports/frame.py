@@ -34,6 +34,17 @@ def value(row: pd.Series, name: str):
     return v
 
 
+def null_note(row: pd.Series, name: str, label: str) -> str | None:
+    """A footnote for a null figure ``name`` (``performance.latency_p99_s``): ``no p99: <reason>``.
+
+    None when the figure is there. The reason is the record's own (``null_reasons``).
+    """
+    if value(row, name) is not None:
+        return None
+    section, field = name.rsplit(".", 1)
+    return f"no {label}: {value(row, f'{section}.null_reasons.{field}') or 'not recorded'}"
+
+
 def ok(frame: pd.DataFrame) -> pd.DataFrame:
     """Records that measured something."""
     return frame[column(frame, "status") == "ok"]

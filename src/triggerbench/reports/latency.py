@@ -18,7 +18,7 @@ from triggerbench.reports.fpga import (
     pick,
     short_part,
 )
-from triggerbench.reports.frame import column, latest, measured_speed, value
+from triggerbench.reports.frame import column, latest, measured_speed, null_note, value
 from triggerbench.reports.provenance import caption_context
 from triggerbench.reports.published import PublishedFigure
 from triggerbench.reports.table import Cell, Notes, Table
@@ -44,7 +44,8 @@ def _speed_cells(speed: pd.DataFrame, notes: Notes) -> dict[tuple[str, str], tup
         )
         text = f"{fmt.seconds(p50)} ({fmt.seconds(p99)})"
         tidy = {"latency_p50_s": p50, "latency_p99_s": p99, "batch": batch, "kind": "measured"}
-        cells[(str(name), str(backend))] = (notes.cell(text, note), tidy)
+        p99_note = null_note(smallest, "performance.latency_p99_s", "p99")
+        cells[(str(name), str(backend))] = (notes.cell(text, note, p99_note), tidy)
     return cells
 
 

@@ -27,18 +27,64 @@ def _distinct(series: pd.Series) -> list[str]:
     return sorted({str(v) for v in pd.unique(series.dropna())})  # unique first: 100k records
 
 
+def _numbers(frame: pd.DataFrame, name: str) -> pd.Series:
+    return pd.to_numeric(column(frame, f"scenario.settings.{name}"), errors="coerce")
+
+
+def _pairs(duration_s: pd.Series, queries: pd.Series) -> list[str]:
+    """The records' distinct ``0.3 s / 50 queries`` (the count may be missing)."""
+    pairs = pd.DataFrame({"s": duration_s, "n": queries}).dropna(subset=["s"]).drop_duplicates()
+    ordered = sorted(pairs.itertuples(index=False), key=lambda p: (p.s, -1 if pd.isna(p.n) else p.n))
+    return [f"{p.s:g} s" + ("" if pd.isna(p.n) else f" / {int(p.n):,} queries") for p in ordered]
+
+
+#: How a header names each ``window_preset`` (``MeasureSettings.window_preset``).
+_PRESETS = {
+    "quick": "quick mode",
+    "quick (emulation)": "quick mode, shortened for emulation",
+    "default": "default windows",
+    "default (emulation)": "default windows, shortened for emulation",
+    "custom": "custom windows",
+}
+
+
+def _mode(frame: pd.DataFrame, seconds: pd.Series) -> str:
+    """`` (quick mode)`` and the like, from the presets the records state (``window_preset``)."""
+    presets = column(frame, "scenario.settings.window_preset")
+    # Records written before window_preset: quick when their window is quick()'s.
+    quick = seconds == MeasureSettings.quick().min_duration_s
+    inferred = pd.Series("quick", index=seconds.index).where(quick)
+    known = _distinct(presets.fillna(inferred))
+    words = [_PRESETS.get(p, p) for p in known]
+    if not words:
+        return ""
+    return f" ({words[0]})" if len(words) == 1 else f" (mixed: {'; '.join(words)})"
+
+
 def windows(frame: pd.DataFrame) -> str:
-    """``quick windows`` / ``full windows``, from the measurement settings the records carry."""
-    # The tight loop and trigger stream record min_duration_s; LoadGen its own min_duration_ms.
-    seconds = pd.to_numeric(column(frame, "scenario.settings.min_duration_s"), errors="coerce")
-    millis = pd.to_numeric(column(frame, "scenario.settings.min_duration_ms"), errors="coerce")
-    durations = seconds.fillna(millis / 1e3).dropna()
-    if durations.empty:
+    """The measurement windows the records ran, each distinct one, and their preset.
+
+    E.g. ``min 0.3 s / 50 queries per point; trigger streams 0.3 s; warm-up 0.05 s / 5 queries
+    (quick mode)``. The tight loop records ``min_duration_s``, LoadGen ``min_duration_ms`` (and
+    its own ``min_query_count``, raised for early stopping), the trigger stream its length.
+    """
+    seconds = _numbers(frame, "min_duration_s").fillna(_numbers(frame, "min_duration_ms") / 1e3)
+    parts = []
+    points = _pairs(seconds, _numbers(frame, "min_query_count"))
+    if points:
+        maxima = {int(v) for v in _numbers(frame, "max_query_count").dropna()}
+        capped = sorted(maxima - {MeasureSettings().max_query_count})
+        cap = f" (at most {' / '.join(f'{m:,}' for m in capped)} queries)" if capped else ""
+        parts.append(f"min {', '.join(points)} per point{cap}")
+    streams = sorted({float(v) for v in _numbers(frame, "stream_duration_s").dropna()})
+    if streams:
+        parts.append("trigger streams " + ", ".join(f"{s:g} s" for s in streams))
+    if not parts:
         return "windows not recorded"
-    quick = MeasureSettings.quick().min_duration_s
-    shortest = float(durations.min())
-    kind = "quick" if shortest <= quick else "full"
-    return f"{kind} windows (>= {shortest:g} s)"
+    warmups = _pairs(_numbers(frame, "warmup_s"), _numbers(frame, "warmup_queries"))
+    if warmups:
+        parts.append(f"warm-up {', '.join(warmups)}")
+    return "; ".join(parts) + _mode(frame, seconds)
 
 
 def dates(frame: pd.DataFrame) -> str:
@@ -69,7 +115,7 @@ def verdicts(frame: pd.DataFrame) -> str:
 
 def caption_context(frame: pd.DataFrame) -> str:
     """Host, date, windows and verdicts: the part of every caption that says where figures come from."""
-    return f"host {hosts(frame)}, {dates(frame)}, {windows(frame)}, {verdicts(frame)}"
+    return f"host {hosts(frame)}, {dates(frame)}, measurement windows {windows(frame)}, {verdicts(frame)}"
 
 
 def provenance(frame: pd.DataFrame) -> list[tuple[str, str]]:
@@ -87,7 +133,7 @@ def provenance(frame: pd.DataFrame) -> list[tuple[str, str]]:
         ("git commits", commits or "not recorded"),
         ("triggerbench", versions or "not recorded"),
         ("python", ", ".join(_distinct(column(frame, "environment.python_version"))) or "not recorded"),
-        ("measurement", windows(frame)),
+        ("measurement windows", windows(frame)),
         ("verdicts", verdicts(frame)),
     ]
     for package in KEY_PACKAGES:

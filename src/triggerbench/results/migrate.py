@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from triggerbench import precision
 from triggerbench.errors import SchemaVersionError
 from triggerbench.schema import SCHEMA_VERSION
 
@@ -52,8 +53,25 @@ def _v3_to_v4(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
+def _v4_to_v5(raw: dict[str, Any]) -> dict[str, Any]:
+    """Precisions in one vocabulary (``hgq2`` -> ``fixed-point (per layer ...)``).
+
+    The workload's input dtype, fixed batch and quantization are new optional fields: version 4
+    did not record them (null).
+    """
+    runner = raw.get("runner")
+    if isinstance(runner, dict) and isinstance(runner.get("precision"), str):
+        raw["runner"] = {**runner, "precision": precision.upgrade(runner["precision"])}
+    return raw
+
+
 #: version -> function that turns a record of that version into the next version.
-STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+    4: _v4_to_v5,
+}
 
 
 #: How a parsed JSON value that is not an object is named in the error (else: a number).

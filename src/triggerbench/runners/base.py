@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+import importlib.metadata
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -10,6 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel
 
+from triggerbench.errors import RunnerError
 from triggerbench.models.artifact import ModelArtifact
 from triggerbench.power.base import PowerMeter
 from triggerbench.schema import FpgaFigures, GpuInfo
@@ -23,6 +26,26 @@ def one_line(exc: BaseException, last: bool = False) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     line = (lines[-1] if last else lines[0]) if lines else ""
     return f"{type(exc).__name__}: {line}"
+
+
+def installed(module: str) -> bool:
+    """Whether ``module`` can be found, without importing it (a module hidden in sys.modules is not).
+
+    For ``available()``: importing TensorFlow (through Keras or HGQ2) takes seconds, and
+    ``triggerbench list`` asks every runner; ``prepare`` imports the backend and says why it fails.
+    """
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent that fails to import; a module without __spec__
+        return False
+
+
+def dist_version(dist: str) -> str:
+    """``dist`` and its installed version, from the package metadata (nothing is imported)."""
+    try:
+        return f"{dist} {importlib.metadata.version(dist)}"
+    except importlib.metadata.PackageNotFoundError:  # e.g. installed as tensorflow-cpu
+        return dist
 
 
 @dataclass(frozen=True)
@@ -48,9 +71,6 @@ class RunnerDescription:
     precision: str | None
     threads: int | None
     settings: dict[str, Any] = field(default_factory=dict)
-    #: True when ``infer`` runs a software emulation of hardware (C-simulation, RTL simulation):
-    #: its speed is then the emulator's, and the record says so.
-    emulated: bool = False
     #: The device's model name (a GPU's NVML name, an FPGA card); None on the host CPU, whose
     #: model the environment records. The nominal TDP is looked up by it.
     device_model: str | None = None
@@ -128,6 +148,20 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def available(cls) -> tuple[bool, str]:
         """Return whether this runner can run on this host, and why not if it cannot."""
+
+    @classmethod
+    def refuses(cls, artifact: ModelArtifact) -> str | None:
+        """Why this runner cannot take ``artifact``, from its description alone (None: it may).
+
+        Checked before a measuring process is started, so a model a runner never takes costs no
+        process; what only loading the model shows is found by ``prepare``.
+        """
+        if not any(f in artifact.paths for f in cls.formats):
+            return (
+                f"runner {cls.name!r} reads {'/'.join(cls.formats)} models; this model is "
+                f"available as {'/'.join(artifact.paths)} only"
+            )
+        return None
 
     @abc.abstractmethod
     def prepare(self, artifact: ModelArtifact, options: RunnerOptions) -> None:
@@ -210,3 +244,23 @@ class Runner(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def check_batch_shape(x: np.ndarray, input_shape: tuple[int, ...], runner: str) -> None:
+    """Raise ``RunnerError`` unless ``x`` is a batch of the model's input, ``(batch, *input_shape)``."""
+    if tuple(x.shape[1:]) != tuple(input_shape):
+        raise RunnerError(
+            f"{runner} runner: batch shape {x.shape} does not match the model input "
+            f"(batch, {', '.join(map(str, input_shape))})"
+        )
+
+
+def owned_batch(inputs: Any, input_shape: tuple[int, ...], dtype: Any, runner: str) -> np.ndarray:
+    """An owned C-contiguous copy of ``inputs`` in ``dtype``, checked against the model's input shape.
+
+    Owned, because backends alias a staged batch (an ``OrtValue`` on the CPU, the raw pointers a
+    C-simulation reads): later changes to the caller's array must not reach it.
+    """
+    x = np.array(inputs, dtype=dtype, order="C", copy=True)
+    check_batch_shape(x, input_shape, runner)
+    return x

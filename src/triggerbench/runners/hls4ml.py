@@ -18,18 +18,26 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from triggerbench import precision, progress
 from triggerbench.errors import ModelUnsupportedError, RunnerError, RunnerUnavailableError, UserInputError
 from triggerbench.fpga import fidelity, hls_config, hls_reports
 from triggerbench.fpga.estimate import estimate, layer_costs
 from triggerbench.models.artifact import ModelArtifact, cache_dir, load_keras
-from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
+from triggerbench.runners.base import (
+    Runner,
+    RunnerDescription,
+    RunnerOptions,
+    dist_version,
+    installed,
+    one_line,
+    owned_batch,
+)
 from triggerbench.schema import FpgaFigures
 
 PROJECT_NAME = "myproject"
@@ -107,14 +115,16 @@ class Hls4mlRunner(Runner):
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
-        """Return whether hls4ml imports and g++ (needed for the C-simulation) is on PATH."""
-        try:
-            import hls4ml
-        except Exception as exc:  # a broken install can raise more than ImportError
-            return False, f"cannot import hls4ml: {one_line(exc)} (pip install 'hls4ml>=1.3')"
+        """Return whether hls4ml is installed (not imported: ``prepare`` does) and g++ is on PATH.
+
+        g++ compiles the C-simulation. Importing hls4ml takes a while, and ``triggerbench list``
+        asks every runner.
+        """
+        if not installed("hls4ml"):
+            return False, "cannot import hls4ml: not installed (pip install 'hls4ml>=1.3')"
         if shutil.which("g++") is None:
             return False, "g++ not on PATH: the C-simulation needs it (apt-get install g++)"
-        return True, f"hls4ml {hls4ml.__version__} with g++ for the C-simulation"
+        return True, f"{dist_version('hls4ml')} installed, with g++ for the C-simulation"
 
     def prepare(self, artifact: ModelArtifact, options: RunnerOptions) -> None:
         """Convert, compile (or load the cached build), optionally synthesise, and warm up."""
@@ -126,7 +136,10 @@ class Hls4mlRunner(Runner):
         ok, reason = self.available()
         if not ok:
             raise RunnerUnavailableError(reason)
-        import hls4ml
+        try:
+            import hls4ml
+        except Exception as exc:  # a broken install can raise more than ImportError
+            raise RunnerUnavailableError(f"cannot import hls4ml: {one_line(exc)}") from exc
 
         self._settings = settings
         self._fpga = []
@@ -188,7 +201,10 @@ class Hls4mlRunner(Runner):
         import hls4ml
 
         try:
-            with contextlib.redirect_stdout(io.StringIO()):
+            with (
+                progress.step(f"hls4ml: converting {model.name}"),
+                contextlib.redirect_stdout(io.StringIO()),
+            ):
                 return hls4ml.converters.convert_from_keras_model(
                     model,
                     hls_config=config,
@@ -239,13 +255,11 @@ class Hls4mlRunner(Runner):
         """Run hls4ml's build script (g++) in its own process group, bounded in time and memory."""
         s = self._settings
         limit_mb = self._memory_mb
-        print(
+        step = progress.step(
             f"hls4ml: compiling the C-simulation of {self._name} ({self._mults:,} multiplications, "
             f"~{self._build_mb:,} MB estimated compiler memory; limits {s.build_timeout_s:g} s"
             + (f", {limit_mb:,} MB" if limit_mb else "")
-            + ")",
-            file=sys.stderr,
-            flush=True,
+            + ")"
         )
         ulimit = f"ulimit -v {limit_mb * 1024} && " if limit_mb else ""
         proc = subprocess.Popen(
@@ -257,7 +271,8 @@ class Hls4mlRunner(Runner):
             start_new_session=True,  # so a timeout kills g++ too, not just the script
         )
         try:
-            log, _ = proc.communicate(timeout=s.build_timeout_s)
+            with step:
+                log, _ = proc.communicate(timeout=s.build_timeout_s)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -325,13 +340,7 @@ class Hls4mlRunner(Runner):
         """A C-contiguous float32 copy (the C-simulation reads raw float pointers)."""
         if self._hls_model is None:
             raise RunnerError("hls4ml runner: call prepare() before stage()")
-        x = np.array(inputs, dtype=np.float32, order="C", copy=True)
-        if tuple(x.shape[1:]) != self._input_shape:
-            raise RunnerError(
-                f"hls4ml runner: batch shape {x.shape} does not match the model input "
-                f"(batch, {', '.join(map(str, self._input_shape))})"
-            )
-        return x
+        return owned_batch(inputs, self._input_shape, np.float32, "hls4ml")
 
     def infer(self, staged: np.ndarray) -> np.ndarray:
         """Run the C-simulation, one event at a time (as hls4ml's ``predict`` does)."""
@@ -368,10 +377,9 @@ class Hls4mlRunner(Runner):
             backend=f"hls4ml-{s.backend.lower()}",
             backend_version=self._version,
             device="hls4ml C-simulation on host CPU",
-            precision="hgq2" if self._hgq else s.precision,
+            precision=precision.fixed_point(None if self._hgq else s.precision),
             threads=1,
             settings=settings,
-            emulated=True,
         )
 
     def fpga_figures(self) -> list[FpgaFigures]:

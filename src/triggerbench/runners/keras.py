@@ -11,7 +11,15 @@ from pydantic import BaseModel
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact, register_custom_layers
 from triggerbench.options import OPTIONS_CONFIG, Flag, any_case
-from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
+from triggerbench.runners.base import (
+    Runner,
+    RunnerDescription,
+    RunnerOptions,
+    check_batch_shape,
+    dist_version,
+    installed,
+    one_line,
+)
 
 SUPPORTED_PRECISIONS = ("f32",)
 Backend = Literal["tensorflow", "jax"]
@@ -85,19 +93,18 @@ class KerasRunner(Runner):
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
-        """Return whether Keras imports, with its backend library (TensorFlow or JAX)."""
-        try:
-            import keras
-        except Exception as exc:  # a broken install can raise more than ImportError
-            return False, f"cannot import keras: {one_line(exc)}"
-        backend = keras.backend.backend()
-        if backend not in ("tensorflow", "jax"):
-            return False, f"keras backend is {backend!r}; this runner needs tensorflow or jax"
-        try:
-            library = __import__(backend)
-        except Exception as exc:
-            return False, f"cannot import {backend}: {one_line(exc)}"
-        return True, f"keras {keras.__version__} on {backend} {library.__version__}"
+        """Return whether Keras and a backend library (TensorFlow or JAX) are installed; imports neither.
+
+        Importing TensorFlow takes seconds, and ``triggerbench list`` asks every runner: whether
+        they import is checked by ``prepare``, which says why not in one line.
+        """
+        if not installed("keras"):
+            return False, "cannot import keras: not installed (pip install keras)"
+        backends = [b for b in ("tensorflow", "jax") if installed(b)]
+        if not backends:
+            return False, "keras has neither tensorflow nor jax to run on (pip install tensorflow)"
+        libraries = ", ".join(dist_version(b) for b in backends)
+        return True, f"{dist_version('keras')} on {libraries} (installed; imported when prepared)"
 
     def prepare(self, artifact: ModelArtifact, options: RunnerOptions) -> None:
         """Load the model and compile it for the batch shape on the requested backend."""
@@ -107,7 +114,10 @@ class KerasRunner(Runner):
         ok, reason = self.available()
         if not ok:
             raise RunnerUnavailableError(reason)
-        import keras
+        try:
+            import keras  # imports the backend library (KERAS_BACKEND) too
+        except Exception as exc:  # a broken install can raise more than ImportError
+            raise RunnerUnavailableError(f"cannot import keras: {one_line(exc)}") from exc
 
         running = keras.backend.backend()
         if running != opts.backend:
@@ -203,11 +213,7 @@ class KerasRunner(Runner):
         if self._fn is None:
             raise RunnerError(f"{self.name} runner: call prepare() before stage()")
         x = np.asarray(inputs, dtype=np.float32)
-        if tuple(x.shape[1:]) != self._input_shape:
-            raise RunnerError(
-                f"{self.name} runner: batch shape {x.shape} does not match the model input "
-                f"(batch, {', '.join(map(str, self._input_shape))})"
-            )
+        check_batch_shape(x, self._input_shape, self.name)
         shape = tuple(x.shape)
         if self._jax is not None:
             return self._for_timing(self._jax.stage(x), x)

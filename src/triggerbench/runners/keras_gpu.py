@@ -8,8 +8,6 @@ inside the timed call, and describes the GPU as NVML sees it.
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
-import importlib.util
 import os
 from typing import Any
 
@@ -21,7 +19,7 @@ from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact
 from triggerbench.options import WholeNumber
 from triggerbench.power.base import PowerMeter
-from triggerbench.runners.base import RunnerDescription, RunnerOptions, one_line
+from triggerbench.runners.base import RunnerDescription, RunnerOptions, dist_version, installed, one_line
 from triggerbench.runners.keras import BACKEND_ENV, KerasOptions, KerasRunner, _Staged
 
 TF_HINT = "pip install tensorflow[and-cuda]"
@@ -35,22 +33,6 @@ class KerasGpuOptions(KerasOptions):
 
     #: The CUDA device index, after ``CUDA_VISIBLE_DEVICES``: TF's ``/GPU:i``, ``jax.devices("gpu")[i]``.
     device_id: WholeNumber = Field(0, ge=0)
-
-
-def _installed(module: str) -> bool:
-    """Whether ``module`` can be imported, without importing it (a hidden module is not)."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):  # a parent that fails to import; a module without __spec__
-        return False
-
-
-def _version(dist: str) -> str:
-    """``dist`` and its installed version, from the package metadata (nothing is imported)."""
-    try:
-        return f"{dist} {importlib.metadata.version(dist)}"
-    except importlib.metadata.PackageNotFoundError:  # e.g. installed as tensorflow-cpu
-        return dist
 
 
 def tf_gpu(tf: Any, device_id: int) -> str:
@@ -141,18 +123,18 @@ class KerasGpuRunner(KerasRunner):
         Whether TF or JAX can use the GPU (CUDA libraries, JAX's plugin) is known only once they
         start, so ``prepare`` checks that, for the backend and GPU asked for.
         """
-        if not _installed("keras"):
+        if not installed("keras"):
             return False, "keras is not installed (pip install keras)"
-        backends = [b for b in ("tensorflow", "jax") if _installed(b)]
+        backends = [b for b in ("tensorflow", "jax") if installed(b)]
         if not backends:
             return False, f"keras has neither tensorflow nor jax to run on; {TF_HINT} or {JAX_HINT}"
         ok, gpu = nvidia.gpu_available(0)
         if not ok:
             return False, gpu
-        libraries = [_version(b) for b in backends]
-        if "jax" in backends and not any(map(_installed, JAX_CUDA_PLUGINS)):
+        libraries = [dist_version(b) for b in backends]
+        if "jax" in backends and not any(map(installed, JAX_CUDA_PLUGINS)):
             libraries[backends.index("jax")] += f" (no CUDA plugin: {JAX_HINT})"
-        return True, f"{_version('keras')} on {', '.join(libraries)}; {gpu}"
+        return True, f"{dist_version('keras')} on {', '.join(libraries)}; {gpu}"
 
     def prepare(self, artifact: ModelArtifact, options: RunnerOptions) -> None:
         """Load and compile on the GPU, check that the model ran there, and ask NVML about it."""

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact
 from triggerbench.options import OPTIONS_CONFIG
-from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
+from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line, owned_batch
 
 SUPPORTED_PRECISIONS = ("f32",)
 PROVIDERS = ("CPUExecutionProvider",)
@@ -142,13 +142,7 @@ def host_batch(inputs: np.ndarray, io: SessionIO, runner: str) -> np.ndarray:
     Owned, because an ``OrtValue`` on the CPU aliases this memory: later changes to the caller's
     array must not reach a staged batch.
     """
-    x = np.array(inputs, dtype=io.input_dtype, order="C", copy=True)
-    if tuple(x.shape[1:]) != io.input_shape:
-        raise RunnerError(
-            f"{runner} runner: batch shape {x.shape} does not match the "
-            f"model input (batch, {', '.join(map(str, io.input_shape))})"
-        )
-    return x
+    return owned_batch(inputs, io.input_shape, io.input_dtype, runner)
 
 
 def bind_host(ort: Any, io: SessionIO, inputs: np.ndarray, runner: str) -> HostStaged:

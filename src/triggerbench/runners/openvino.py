@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 import numpy as np
 from pydantic import BaseModel, Field
 
+from triggerbench import scenarios
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact
 from triggerbench.options import OPTIONS_CONFIG, WholeNumber, any_case
@@ -19,9 +20,6 @@ SUPPORTED_PRECISIONS = ("f32", "bf16", "f16")
 DEVICE = "CPU"
 #: OpenVINO's PERFORMANCE_HINT values (``ov.properties.hint.PerformanceMode``).
 PerformanceHint = Literal["LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT"]
-#: Scenarios that keep requests in flight (``measure.loadgen.QUEUED_SCENARIOS``; a runner does not
-#: import the harness): compiled for THROUGHPUT unless the user names a hint, as benchmark_app.
-THROUGHPUT_SCENARIOS = ("offline", "server")
 
 
 class OpenVinoOptions(BaseModel):
@@ -247,9 +245,9 @@ class OpenVinoRunner(Runner):
         self._batch_shape = (options.batch_size, *artifact.input_shape)
         self._requests_option = opts.requests
         self._queue_n: int | None = None
-        hint = opts.performance_hint or (
-            "THROUGHPUT" if options.scenario in THROUGHPUT_SCENARIOS else "LATENCY"
-        )
+        # Compiled for THROUGHPUT where the scenario keeps requests in flight unless the user
+        # names a hint, as benchmark_app does.
+        hint = opts.performance_hint or ("THROUGHPUT" if scenarios.queued(options.scenario) else "LATENCY")
         self._hint_source = "option" if opts.performance_hint else "scenario default"
         config: dict[str, Any] = {
             "PERFORMANCE_HINT": hint,

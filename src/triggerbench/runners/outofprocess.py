@@ -1,15 +1,16 @@
 """Parent side of an out-of-process worker: start it, exchange messages, time out, kill.
 
-A worker is any program that reads one message per request on stdin and answers one message
-on stdout (``{"ok": true, ...}`` or ``{"ok": false, "error": {"type", "message"}}``), logging
-to stderr. A message is one JSON line followed by the raw C-order bytes of the arrays it lists
-under ``"arrays"`` (each such field holds ``{"dtype", "shape"}``); ``vart_worker`` has the
-worker side. The worker may run in another Python (a vendor container's), so the command is
-configurable; a worker that crashes takes only itself down.
+A worker is any program that serves the protocol of ``triggerbench.workers.protocol`` on its
+stdin and stdout (one JSON line per message, then the raw bytes of its arrays), logging to
+stderr: the VART worker in its container, and each isolated measurement child. The worker may
+run in another Python (a vendor container's), so the command is configurable; a worker that
+crashes takes only itself down. The first request, ``hello``, checks that both ends speak the
+same protocol version.
 
 Example::
 
     with WorkerProcess("docker exec -i vitis-ai python3 /workspace/vart_worker.py") as w:
+        w.hello()
         w.request("load", xmodel="/workspace/llp.xmodel", n_runners=4)
         outputs = w.request("infer", batch=x)["outputs"]
 """
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import collections
 import fcntl
-import json
 import os
 import selectors
 import shlex
@@ -27,11 +27,13 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from triggerbench.errors import RunnerError
+from triggerbench.progress import ProgressEvent
+from triggerbench.workers import protocol
+from triggerbench.workers.protocol import PROTOCOL_VERSION, encode_message
 
 
 class WorkerTimeoutError(RunnerError):
@@ -49,6 +51,14 @@ class WorkerDiedError(RunnerError):
         super().__init__(message)
         self.exit_code = exit_code
         self.stderr_tail = stderr_tail
+
+
+class ProtocolVersionError(RunnerError):
+    """A worker that speaks another protocol version than this triggerbench (a stale copy)."""
+
+    def __init__(self, message: str, worker_version: object) -> None:
+        super().__init__(message)
+        self.worker_version = worker_version
 
 
 def describe_exit(code: int | None) -> str:
@@ -75,28 +85,12 @@ STDERR_TAIL_LINES = 20
 PIPE_BYTES = 1 << 20
 
 
-def encode_message(message: Mapping[str, Any]) -> bytes:
-    """A message as bytes: the JSON line, then the raw bytes of its numpy-array values."""
-    header: dict[str, Any] = {}
-    payload: list[np.ndarray] = []
-    for key, value in message.items():
-        if isinstance(value, np.ndarray):
-            value = np.ascontiguousarray(value)
-            payload.append(value)
-            header.setdefault("arrays", []).append(key)
-            header[key] = {"dtype": value.dtype.str, "shape": list(value.shape)}
-        else:
-            header[key] = value
-    return b"".join([(json.dumps(header) + "\n").encode("utf-8"), *(a.tobytes() for a in payload)])
-
-
-def _array_spec(header: Mapping[str, Any], name: str) -> tuple[np.dtype, tuple[int, ...], int]:
-    try:
-        dtype = np.dtype(header[name]["dtype"])
-        shape = tuple(int(d) for d in header[name]["shape"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RunnerError(f"worker sent a malformed array {name!r}: {type(exc).__name__}: {exc}") from None
-    return dtype, shape, dtype.itemsize * int(np.prod(shape))
+#: What to do about a worker that speaks another protocol version (the VART worker's container
+#: keeps the copy it was given).
+UPGRADE_HINT = (
+    "copy workers/protocol.py and workers/vart_worker.py from this triggerbench "
+    f"({Path(protocol.__file__).parent}) into the container"
+)
 
 
 def _grow_pipe(fd: int) -> None:
@@ -123,11 +117,12 @@ def split_command(command: str | Sequence[str]) -> list[str]:
 
 
 class WorkerProcess:
-    """One worker process and its JSON-lines channel; each request has a deadline.
+    """One worker process and its channel (``workers.protocol``); each request has a deadline.
 
     A worker that cannot start, exits, hangs past the timeout or answers garbage raises
     ``RunnerError`` with the reason and the tail of its stderr; on a timeout it is killed.
     A worker's ``{"ok": false}`` answer raises ``RunnerError`` too, but the worker lives on.
+    ``upgrade_hint`` ends the error for a worker that speaks another protocol version.
     """
 
     def __init__(
@@ -136,10 +131,12 @@ class WorkerProcess:
         timeout_s: float = 60.0,
         env: Mapping[str, str] | None = None,
         name: str = "worker",
+        upgrade_hint: str = UPGRADE_HINT,
     ) -> None:
         self.argv = split_command(command)
         self.timeout_s = timeout_s
         self.name = name
+        self.upgrade_hint = upgrade_hint
         self._env = dict(env) if env is not None else None
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
@@ -243,24 +240,46 @@ class WorkerProcess:
 
     # --- requests ---------------------------------------------------------------------------
 
+    def hello(self, timeout_s: float | None = None, skip_noise: bool = False) -> dict[str, Any]:
+        """The handshake (``request("hello")``): the worker's versions, once both speak one protocol.
+
+        Raises ``ProtocolVersionError``, one line naming both versions, when they differ.
+        """
+        return self.request(protocol.HELLO, timeout_s=timeout_s, skip_noise=skip_noise)
+
     def request(
-        self, op: str, timeout_s: float | None = None, skip_noise: bool = False, **fields: Any
+        self,
+        op: str,
+        timeout_s: float | None = None,
+        skip_noise: bool = False,
+        on_progress: Callable[[ProgressEvent], None] | None = None,
+        **fields: Any,
     ) -> dict[str, Any]:
         """Send ``{"op": op, **fields}`` and return the worker's answer (``ok`` removed).
 
         ``skip_noise``: lines before the answer that are not JSON objects (a wrapper script's
         banner, e.g. Vitis AI's setup.sh) are kept with the stderr tail instead of failing.
         Meant for the first request only, when nothing else can be in the stream.
+        ``on_progress`` gets each progress event the worker sends before its answer (else they
+        are dropped); ``timeout_s`` covers the whole request, progress included. ``hello``
+        carries this side's protocol version and checks the worker's (see ``hello``).
         """
-        return self.request_bytes(self.encode(op, **fields), op, timeout_s, skip_noise)
+        return self.request_bytes(self.encode(op, **fields), op, timeout_s, skip_noise, on_progress)
 
     @staticmethod
     def encode(op: str, **fields: Any) -> bytes:
         """A request as bytes (arrays included): build it once, send it many times."""
+        if op == protocol.HELLO:
+            fields = {"protocol": PROTOCOL_VERSION, **fields}
         return encode_message({"op": op, **fields})
 
     def request_bytes(
-        self, data: bytes, op: str, timeout_s: float | None = None, skip_noise: bool = False
+        self,
+        data: bytes,
+        op: str,
+        timeout_s: float | None = None,
+        skip_noise: bool = False,
+        on_progress: Callable[[ProgressEvent], None] | None = None,
     ) -> dict[str, Any]:
         """Send one pre-encoded request (``encode``) and return the answer, arrays decoded."""
         if self._proc is None:
@@ -269,30 +288,76 @@ class WorkerProcess:
         deadline = time.monotonic() + self._request_timeout_s
         self._write(data, op, deadline)
         while True:
-            reply_line = self._read_until(lambda: self._buffer.find(b"\n") + 1, deadline, op)
-            try:
-                reply = json.loads(reply_line)
-            except ValueError:
-                reply = None
-            if isinstance(reply, dict) or not skip_noise:
+            reply = self._receive(op, deadline, skip_noise)
+            if "ok" in reply:
                 break
-            self._stderr_tail.append("stdout: " + reply_line.decode("utf-8", "replace").rstrip())
-        if reply is None:
-            self.kill()
-            raise RunnerError(
-                f"{self.name}: answered {op!r} with a line that is not JSON: {reply_line[:200]!r}"
-            )
-        if not isinstance(reply, dict) or "ok" not in reply:
-            self.kill()  # the stream cannot be trusted to be in step any more
-            raise RunnerError(f"{self.name}: answered {op!r} without an 'ok' field")
-        for name in reply.pop("arrays", None) or []:
-            dtype, shape, size = _array_spec(reply, name)
-            raw = self._read_until(lambda size=size: size if len(self._buffer) >= size else 0, deadline, op)
-            reply[name] = np.frombuffer(raw, dtype=dtype).reshape(shape)
+            if protocol.PROGRESS not in reply:
+                self.kill()  # the stream cannot be trusted to be in step any more
+                raise RunnerError(f"{self.name}: answered {op!r} without an 'ok' field")
+            self._progress(reply[protocol.PROGRESS], op, on_progress)
+        if op == protocol.HELLO:
+            self._check_version(reply)
         if not reply.pop("ok"):
             err = reply.get("error") or {}
             raise RunnerError(f"{self.name} {op}: {err.get('type', 'Error')}: {err.get('message', '')}")
         return reply
+
+    def _receive(self, op: str, deadline: float, skip_noise: bool) -> dict[str, Any]:
+        """The next message from the worker, arrays decoded (``skip_noise``: see ``request``)."""
+        while True:
+            line = self._read_until(lambda: self._buffer.find(b"\n") + 1 or None, deadline, op)
+            try:
+                header = protocol.decode_header(line)
+                break
+            except protocol.ProtocolError:
+                if not skip_noise:
+                    self.kill()
+                    raise RunnerError(
+                        f"{self.name}: answered {op!r} with a line that is not a JSON object: {line[:200]!r}"
+                    ) from None
+                self._stderr_tail.append("stdout: " + line.decode("utf-8", "replace").rstrip())
+
+        def read_exact(size: int) -> bytes:
+            return self._read_until(lambda: size if len(self._buffer) >= size else None, deadline, op)
+
+        try:
+            return protocol.read_arrays(header, read_exact)
+        except protocol.ProtocolError as exc:
+            self.kill()
+            raise RunnerError(f"{self.name} sent a malformed message during {op!r}: {exc}") from None
+
+    def _progress(self, fields: Any, op: str, on_progress: Callable[[ProgressEvent], None] | None) -> None:
+        """Hand one progress message to ``on_progress``; one it cannot read ends the worker."""
+        try:
+            event = ProgressEvent(
+                kind=str(fields["kind"]),  # type: ignore[arg-type]
+                description=str(fields["description"]),
+                elapsed_s=float(fields.get("elapsed_s", 0.0)),
+                failed=bool(fields.get("failed", False)),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            self.kill()
+            raise RunnerError(
+                f"{self.name} sent a malformed progress message during {op!r}: {str(fields)[:200]}"
+            ) from None
+        if on_progress is not None:
+            try:
+                on_progress(event)
+            except BaseException:
+                self.kill()  # the answer is still in the pipe: the stream would be out of step
+                raise
+
+    def _check_version(self, reply: dict[str, Any]) -> None:
+        """Raise ``ProtocolVersionError`` unless the ``hello`` reply speaks this protocol version."""
+        version = protocol.reply_version(reply)
+        if version == PROTOCOL_VERSION or (version is None and not reply.get("ok")):
+            return  # the same version, or an error answer that ``request`` reports as such
+        shown = version if version is not None else repr(reply.get("protocol"))
+        raise ProtocolVersionError(
+            f"{self.name} speaks protocol version {shown}, triggerbench speaks {PROTOCOL_VERSION}: "
+            + self.upgrade_hint,
+            version if version is not None else reply.get("protocol"),
+        )
 
     def _write(self, data: bytes, op: str, deadline: float) -> None:
         """Write all of ``data`` without blocking past ``deadline`` (a stuck worker stops reading)."""
@@ -308,10 +373,10 @@ class WorkerProcess:
             if view and not self._wait(selectors.EVENT_WRITE, deadline):
                 raise self._timed_out(op)
 
-    def _read_until(self, ready: Callable[[], int], deadline: float, op: str) -> bytes:
+    def _read_until(self, ready: Callable[[], int | None], deadline: float, op: str) -> bytes:
         """Read until ``ready()`` says how many buffered bytes make the item; return them."""
         assert self._proc is not None
-        while not (n := ready()):
+        while (n := ready()) is None:
             if not self._wait(selectors.EVENT_READ, deadline):
                 raise self._timed_out(op)
             chunk = os.read(self._stdout_fd, PIPE_BYTES)

@@ -52,9 +52,12 @@ def get(name: str) -> type[Runner]:
 
     Unknown names raise an error that lists the known ones.
     """
-    if ":" in name:
+    return _get(name, None if ":" in name else _entry_points())
+
+
+def _get(name: str, eps: dict[str, object] | None) -> type[Runner]:
+    if eps is None:
         return _load_spec(name)
-    eps = _entry_points()
     if name not in eps:
         raise UserInputError(f"unknown runner {name!r}; known runners: {', '.join(sorted(eps))}")
     return eps[name].load()  # type: ignore[attr-defined]
@@ -62,14 +65,22 @@ def get(name: str) -> type[Runner]:
 
 def status(name: str) -> RunnerStatus:
     """Load ``name`` and ask whether it can run here (an import failure means 'no', with why)."""
-    source = name if ":" in name else _entry_points()[name].value  # type: ignore[attr-defined]
+    return _status(name, None if ":" in name else _entry_points())
+
+
+def _status(name: str, eps: dict[str, object] | None) -> RunnerStatus:
+    source = name if eps is None else eps[name].value  # type: ignore[attr-defined]
     try:
-        ok, reason = get(name).available()
+        ok, reason = _get(name, eps).available()
     except Exception as exc:  # a broken plugin must not hide the others
         ok, reason = False, f"cannot load {source}: {type(exc).__name__}: {exc}"
     return RunnerStatus(name, ok, reason, source)
 
 
 def statuses() -> list[RunnerStatus]:
-    """Return the status of every registered runner."""
-    return [status(n) for n in names()]
+    """Return the status of every registered runner.
+
+    The entry points are read once: each read scans every installed distribution's metadata.
+    """
+    eps = _entry_points()
+    return [_status(n, eps) for n in sorted(eps)]

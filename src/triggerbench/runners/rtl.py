@@ -13,11 +13,20 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
+from triggerbench import precision
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.fpga import parts, rtl_build, rtl_testbench, yosys
 from triggerbench.models.artifact import ModelArtifact
 from triggerbench.options import OPTIONS_CONFIG, Flag, Number, Text
-from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
+from triggerbench.runners.base import (
+    Runner,
+    RunnerDescription,
+    RunnerOptions,
+    dist_version,
+    installed,
+    one_line,
+    owned_batch,
+)
 from triggerbench.schema import FpgaFigures
 
 SUPPORTED_PRECISIONS = ("f32",)  # the I/O arrays; the arithmetic is the model's own fixed point
@@ -80,21 +89,33 @@ class RtlRunner(Runner):
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
-        """Whether da4ml, HGQ2, Verilator, make/g++ and a Yosys are here (Yosys is not run)."""
-        try:
-            import da4ml
-            import hgq  # noqa: F401 - registers the tracer da4ml uses for HGQ2 layers
-        except Exception as exc:  # a broken install can raise more than ImportError
+        """Whether da4ml, HGQ2, Verilator, make/g++ and a Yosys are here (Yosys is not run).
+
+        da4ml and HGQ2 are found, not imported: HGQ2 imports Keras and TensorFlow, which takes
+        seconds, and ``triggerbench list`` asks every runner; the build imports them.
+        """
+        missing = [m for m in ("da4ml", "hgq") if not installed(m)]
+        if missing:
             return (
                 False,
-                f"cannot import da4ml/hgq: {one_line(exc)}; install them with `pip install da4ml hgq2`",
+                f"cannot import {'/'.join(missing)}: not installed; install with `pip install da4ml hgq2`",
             )
         try:
             verilator = rtl_build.find_verilator()
             tool = yosys.locate_yosys()
         except RunnerUnavailableError as exc:
             return False, str(exc)
-        return True, f"da4ml {da4ml.__version__}, Verilator {verilator.version} ({verilator.source}), {tool}"
+        libraries = f"{dist_version('da4ml')}, {dist_version('hgq2')} installed"
+        return True, f"{libraries}, Verilator {verilator.version} ({verilator.source}), {tool}"
+
+    @classmethod
+    def refuses(cls, artifact: ModelArtifact) -> str | None:
+        """A model with no HGQ2 layer (``workload.quantization``) is refused without loading it."""
+        if reason := super().refuses(artifact):
+            return reason
+        if not precision.is_hgq2(artifact.quantization):
+            return rtl_build.not_quantized(artifact.name)
+        return None
 
     def prepare(self, artifact: ModelArtifact, options: RunnerOptions) -> None:
         """Build (or load) the RTL emulator, count its latency in the testbench, run Yosys."""
@@ -104,6 +125,11 @@ class RtlRunner(Runner):
         ok, reason = self.available()
         if not ok:
             raise RunnerUnavailableError(reason)
+        try:
+            import da4ml  # noqa: F401
+            import hgq  # noqa: F401 - registers the tracer da4ml uses for HGQ2 layers
+        except Exception as exc:  # a broken install can raise more than ImportError
+            raise RunnerUnavailableError(f"cannot import da4ml/hgq: {one_line(exc)}") from exc
         self._input_shape = tuple(artifact.input_shape)
         self._output_shape = tuple(artifact.output_shape)
         self._build = rtl_build.build(artifact.path("keras"), self._options.build_config())
@@ -120,13 +146,8 @@ class RtlRunner(Runner):
         """Flatten the batch to float64 rows (the binder's input), checking its shape."""
         if self._build is None:
             raise RunnerError("rtl runner: call prepare() before stage()")
-        x = np.asarray(inputs)
-        if tuple(x.shape[1:]) != self._input_shape:
-            raise RunnerError(
-                f"rtl runner: batch shape {x.shape} does not match the model input "
-                f"(batch, {', '.join(map(str, self._input_shape))})"
-            )
-        return np.array(x, dtype=np.float64, order="C", copy=True).reshape(x.shape[0], -1)
+        x = owned_batch(inputs, self._input_shape, np.float64, "rtl")
+        return x.reshape(x.shape[0], -1)
 
     def infer(self, staged: np.ndarray) -> np.ndarray:
         """Run the batch through the RTL under Verilator, one event per simulated clock."""
@@ -135,7 +156,7 @@ class RtlRunner(Runner):
         return out.reshape(staged.shape[0], *self._output_shape)
 
     def describe(self) -> RunnerDescription:
-        """What ran: da4ml + Verilator versions, the pipeline's settings, emulated=True."""
+        """What ran: da4ml + Verilator versions and the pipeline's settings."""
         if self._build is None:
             raise RunnerError("rtl runner: call prepare() before describe()")
         import da4ml
@@ -157,10 +178,9 @@ class RtlRunner(Runner):
             backend="da4ml-verilator",
             backend_version=f"da4ml {da4ml.__version__}, Verilator {b.verilator.version}",
             device=DEVICE,
-            precision="fixed-point (HGQ2)",
+            precision=precision.fixed_point(None),  # the widths are the model's, per layer
             threads=1,
             settings=settings,
-            emulated=True,
         )
 
     def fpga_figures(self) -> list[FpgaFigures]:

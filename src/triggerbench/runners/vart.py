@@ -25,7 +25,7 @@ from triggerbench.errors import RunnerError, RunnerUnavailableError, UserInputEr
 from triggerbench.models.artifact import ModelArtifact, sha256_file
 from triggerbench.options import OPTIONS_CONFIG, Number, Text, WholeNumber
 from triggerbench.power.base import PowerMeter
-from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions
+from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, check_batch_shape
 from triggerbench.runners.outofprocess import WorkerProcess
 
 #: The command that starts the worker (e.g. ``docker exec -i vitis-ai python3 /workspace/vart_worker.py``).
@@ -184,11 +184,7 @@ class VartRunner(Runner):
         if self._worker is None:
             raise RunnerError("vart runner: call prepare() before stage()")
         x = np.ascontiguousarray(inputs, dtype=np.float32)
-        if tuple(x.shape[1:]) != tuple(self._artifact.input_shape):
-            raise RunnerError(
-                f"vart runner: batch shape {x.shape} does not match the model input "
-                f"(batch, {', '.join(map(str, self._artifact.input_shape))})"
-            )
+        check_batch_shape(x, self._artifact.input_shape, "vart")
         return _Staged(WorkerProcess.encode("infer", batch=x), x.shape[0])
 
     def infer(self, staged: _Staged) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Worker programs that run outside the triggerbench process, in another Python.
 
-Each worker is one self-contained file (standard library and numpy only) so it can be copied
-into a vendor container whose Python is older than triggerbench's. The parent side is
-``triggerbench.runners.outofprocess``; the protocol is JSON lines (see ``vart_worker``).
+``protocol`` is the out-of-process protocol, both ends (framing, version handshake, serve
+loop); ``vart_worker`` serves it inside the Vitis AI container. Both need only the standard
+library and numpy, so they can be copied, side by side, into a vendor container whose Python is
+older than triggerbench's (3.6). The parent side is ``triggerbench.runners.outofprocess``.
 """

@@ -1,20 +1,16 @@
 """Out-of-process worker that runs an xmodel's DPU subgraph through VART (Vitis AI).
 
-This file is self-contained on purpose: it runs inside the Vitis AI 1.4.1 container, whose
-Python is 3.6 and which has ``xir``, ``vart`` and numpy but not triggerbench. Copy this one
-file where the container sees it (or mount it) and start it with that Python::
+It runs inside the Vitis AI 1.4.1 container, whose Python is 3.6 and which has ``xir``, ``vart``
+and numpy but not triggerbench. Copy this file and ``protocol.py`` (the protocol, shared with
+triggerbench) side by side where the container sees them, and start it with that Python::
 
     docker exec -i vitis-ai python3 /workspace/vart_worker.py
 
-Protocol: each message is one JSON line, followed by the raw C-order bytes of the arrays it
-lists under ``"arrays"`` (each such field holds ``{"dtype": "<f4", "shape": [...]}``), in
-that order. The parent writes requests on stdin, the worker answers each with one message on
-stdout; logs go to stderr. Raw bytes rather than base64 in the JSON: a batch of 64 LLP events
-is 885 kB, which base64 and ``json.loads`` took ~9 ms to decode on a 2-vCPU host.
+The parent writes requests on stdin, the worker answers each on stdout (framing, handshake and
+errors: ``protocol``); logs go to stderr. Requests (``{"op": ...}``) and their answers:
 
-Requests (``{"op": ...}``) and their responses (``{"ok": true, ...}``):
-
-- ``hello``: Python, numpy, xir and vart versions; after ``load`` also the model's facts.
+- ``hello``: the protocol version, Python, numpy, xir and vart versions; after ``load`` also
+  the model's facts.
 - ``load {"xmodel": path, "n_runners": n}``: deserialize the graph, pick the DPU subgraph,
   create ``n`` runners; answers the DPU batch, input/output shapes and fix points.
 - ``infer`` with array ``batch``, float32 ``(n, *input_shape)``: answers array ``outputs``,
@@ -23,69 +19,27 @@ Requests (``{"op": ...}``) and their responses (``{"ok": true, ...}``):
 
 A failed request answers ``{"ok": false, "error": {"type": ..., "message": one line}}`` and the
 worker keeps serving; only ``close`` or the end of stdin stops it.
-
-``serve`` and ``main`` are the worker side of this protocol for any handler with a
-``handle(request) -> reply`` method: ``triggerbench.measure.worker`` serves measurement jobs
-with them, so the protocol has one implementation on each side.
 """
 
-import json
 import os
-import platform
 import sys
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-PROTOCOL_VERSION = 1
-
-
-class WorkerError(Exception):
-    """A request the worker cannot serve (bad xmodel, bad batch): answered, not fatal."""
-
-
-def read_message(stream):
-    """Read one message (a dict, arrays as numpy arrays); None at the end of the stream."""
-    line = stream.readline()
-    if not line:
-        return None
+if __package__:
+    from . import protocol
+else:  # run as a script in the container: protocol.py was copied beside this file
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # there even with python -P/-I
     try:
-        message = json.loads(line.decode("utf-8"))
-    except ValueError as exc:
-        raise WorkerError(f"a message must be one JSON line: {exc}") from None
-    if not isinstance(message, dict):
-        raise WorkerError("a message must be a JSON object")
-    for name in message.get("arrays", []):
-        try:
-            dtype = np.dtype(message[name]["dtype"])
-            shape = tuple(int(d) for d in message[name]["shape"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise WorkerError(f"malformed array {name}: {exc}") from None
-        size = dtype.itemsize * int(np.prod(shape))
-        raw = stream.read(size)
-        if len(raw) != size:
-            raise EOFError(f"stream ended inside array {name}")
-        message[name] = np.frombuffer(raw, dtype=dtype).reshape(shape)
-    return message
+        import protocol
+    except ImportError:
+        sys.exit("vart_worker.py needs protocol.py beside it: copy both from triggerbench/workers/")
 
 
-def write_message(stream, message):
-    """Write one message; numpy array values travel as raw bytes after the JSON line."""
-    header = {}
-    arrays = []
-    for key, value in message.items():
-        if isinstance(value, np.ndarray):
-            value = np.ascontiguousarray(value)
-            arrays.append((key, value))
-            value = {"dtype": value.dtype.str, "shape": list(value.shape)}
-        header[key] = value
-    header["arrays"] = [key for key, _ in arrays]
-    stream.write((json.dumps(header) + "\n").encode("utf-8"))
-    for _, value in arrays:
-        stream.write(value.tobytes())
-    stream.flush()
+class WorkerError(protocol.RequestError):
+    """A request the worker cannot serve (bad xmodel, bad batch): answered, not fatal."""
 
 
 def _module_version(module):
@@ -254,105 +208,50 @@ class Worker:
     def __init__(self):
         self.model = None
 
-    def versions(self):
-        """Versions of what runs here (xir/vart may be missing: reported as such)."""
-        info = {
-            "protocol": PROTOCOL_VERSION,
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "pid": os.getpid(),
-        }
+    def handlers(self):
+        """The ops this worker serves, for ``protocol.serve`` (which answers the versions)."""
+        return {"hello": self.hello, "load": self.load, "infer": self.infer, "close": self.close}
+
+    def hello(self, request):
+        """The versions of xir and vart (None, with the import error, where missing); the model's facts."""
+        info = {}
         for name in ("xir", "vart"):
             try:
                 info[name] = _module_version(__import__(name)) or "unknown"
             except ImportError as exc:
                 info[name] = None
                 info[name + "_error"] = str(exc)
+        if self.model is not None:
+            info["model"] = self.model.describe()
         return info
 
-    def handle(self, request):
-        """Answer one request (a dict); raises WorkerError for requests it cannot serve."""
-        op = request.get("op")
-        if op == "hello":
-            reply = self.versions()
-            if self.model is not None:
-                reply["model"] = self.model.describe()
-            return reply
-        if op == "load":
-            if self.model is not None:
-                self.model.close()
-                self.model = None
-            try:
-                n_runners = int(request.get("n_runners", 1))
-            except (TypeError, ValueError):
-                raise WorkerError("n_runners must be a whole number") from None
-            self.model = DpuModel(str(request.get("xmodel", "")), n_runners)
-            return {"model": self.model.describe()}
-        if op == "infer":
-            if self.model is None:
-                raise WorkerError("infer before load")
-            batch = request.get("batch")
-            if not isinstance(batch, np.ndarray):
-                raise WorkerError("infer needs the array 'batch'")
-            outputs, compute_s = self.model.infer(batch.astype(np.float32, copy=False))
-            return {"outputs": outputs, "compute_s": compute_s}
-        if op == "close":
-            if self.model is not None:
-                self.model.close()
-            self.model = None
-            return {}
-        raise WorkerError(f"unknown op {op!r}")
-
-
-def _one_line(exc):
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else repr(exc)
-
-
-def serve(stdin, out, worker=None):
-    """Answer messages until ``close`` or the end of input, one reply message each.
-
-    ``worker`` handles the requests (default: the VART ``Worker``).
-    """
-    worker = Worker() if worker is None else worker
-    while True:
-        op = None
+    def load(self, request):
+        """Load ``xmodel`` with ``n_runners`` runners (replacing any loaded model)."""
+        self.close(request)
         try:
-            request = read_message(stdin)
-            if request is None:
-                break
-            op = request.get("op")
-            reply = worker.handle(request)
-            reply["ok"] = True
-        except EOFError:
-            break
-        except Exception as exc:  # noqa: BLE001 - any failure is answered, the worker lives on
-            if isinstance(exc, WorkerError):
-                sys.stderr.write(f"{type(worker).__name__}: {exc}\n")
-            else:  # unexpected (VART, numpy): the traceback helps whoever reads the stderr tail
-                traceback.print_exc(file=sys.stderr)
-            sys.stderr.flush()
-            reply = {"ok": False, "error": {"type": type(exc).__name__, "message": _one_line(exc)}}
-        write_message(out, reply)
-        if op == "close":
-            break
+            n_runners = int(request.get("n_runners", 1))
+        except (TypeError, ValueError):
+            raise WorkerError("n_runners must be a whole number") from None
+        self.model = DpuModel(str(request.get("xmodel", "")), n_runners)
+        return {"model": self.model.describe()}
 
+    def infer(self, request):
+        """Run the array ``batch`` through the loaded model."""
+        if self.model is None:
+            raise WorkerError("infer before load")
+        batch = request.get("batch")
+        if not isinstance(batch, np.ndarray):
+            raise WorkerError("infer needs the array 'batch'")
+        outputs, compute_s = self.model.infer(batch.astype(np.float32, copy=False))
+        return {"outputs": outputs, "compute_s": compute_s}
 
-def main(worker=None):
-    """Serve ``worker`` (default: VART) on stdin/stdout; fd 1 is moved to stderr for everyone else.
-
-    VART and XRT print from C++ straight to fd 1; any such line would corrupt the framing, so
-    the worker keeps a private duplicate of the original stdout and points fd 1 at stderr.
-    """
-    channel = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    sys.stdout.flush()
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    try:
-        serve(sys.stdin.buffer, channel, worker)
-    finally:
-        channel.close()
-    return 0
+    def close(self, request):
+        """Drop the model's runners."""
+        if self.model is not None:
+            self.model.close()
+        self.model = None
+        return {}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(protocol.main(Worker().handlers(), name="vart worker"))
