@@ -86,6 +86,7 @@ def test_verbose_undoes_quiet(monkeypatch):
     with pytest.MonkeyPatch.context() as m:
         m.setattr(sys, "meta_path", list(sys.meta_path))
         m.setattr("warnings.filters", [])
+        m.setattr(quiet, "_saved_env", {})  # an earlier in-process run's quiet call saved its own
         quiet.configure()
         assert os.environ[quiet.TF_LOG_ENV] == "3" and "np.object" in os.environ["PYTHONWARNINGS"]
         assert quiet._FINDER in sys.meta_path

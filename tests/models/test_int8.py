@@ -65,7 +65,7 @@ def test_accuracy_pass_shows_a_small_nonzero_drop(student_int8_ctx, runner_name)
     runner.prepare(ctx.artifact, RunnerOptions(batch_size=16))
     try:
         acc = accuracy_pass(
-            runner, 16, ctx.inputs, ctx.reference, ctx.reference_name, ctx.labels, ctx.task_metrics()
+            runner, 16, ctx.inputs, ctx.reference, ctx.reference_name, ctx.labels, ctx.metric_functions().task
         )
         outputs = run_batches(runner, ctx.inputs, 16)
     finally:
