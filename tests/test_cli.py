@@ -290,16 +290,16 @@ def test_shipped_quantized_student_runs_on_keras_and_onnxruntime(tmp_path):
 
 
 def test_runner_options_are_typed_where_they_look_like_numbers():
-    from triggerbench.cli import _runner_options
+    from triggerbench.cli import parse_runner_options
 
-    parsed = _runner_options(["reuse_factor=4", "clock_period_ns=3.3", "part=xcu50", "stream=true"])
+    parsed = parse_runner_options(["reuse_factor=4", "clock_period_ns=3.3", "part=xcu50", "stream=true"])
     assert parsed == {"reuse_factor": 4, "clock_period_ns": 3.3, "part": "xcu50", "stream": True}
 
 
 def test_devices_are_the_available_runners_that_are_not_emulators():
     from triggerbench.runners import registry
 
-    everything, devices = cli._resolve_runners(["all"]), cli._resolve_runners(["devices"])
+    everything, devices = cli.resolve_runners(["all"]), cli.resolve_runners(["devices"])
     assert devices == [n for n in everything if not registry.get(n).emulator]
     assert everything[: len(devices)] == devices  # first: results before any firmware build
     assert {"hls4ml", "rtl"}.isdisjoint(devices) and "onnxruntime" in devices

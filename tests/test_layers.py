@@ -36,7 +36,6 @@ LAYERS: dict[str, int] = {
     "reports": 9,
     "pytest_plugin": 10,
     "cli": 10,
-    "display": 10,
 }
 
 
