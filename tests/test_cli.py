@@ -303,3 +303,15 @@ def test_devices_are_the_available_runners_that_are_not_emulators():
     assert devices == [n for n in everything if not registry.get(n).emulator]
     assert everything[: len(devices)] == devices  # first: results before any firmware build
     assert {"hls4ml", "rtl"}.isdisjoint(devices) and "onnxruntime" in devices
+
+
+def test_a_group_keeps_options_scoped_to_a_runner_this_host_cannot_run():
+    """`--runner all -O rtl.yosys=false` works on a host without the RTL flow (the demo's command)."""
+    from triggerbench.cli.arguments import check_runner_options
+    from triggerbench.errors import UserInputError
+
+    check_runner_options(["onnxruntime"], {"rtl.yosys": False}, group=True)
+    with pytest.raises(UserInputError, match="scoped to a runner this run does not use"):
+        check_runner_options(["onnxruntime"], {"rtl.yosys": False})  # named runners: a mistake
+    with pytest.raises(UserInputError, match="scoped to a runner this run does not use"):
+        check_runner_options(["onnxruntime"], {"rlt.yosys": False}, group=True)  # no such runner

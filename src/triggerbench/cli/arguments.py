@@ -63,13 +63,19 @@ def parse_runner_options(assignments: list[str]) -> dict[str, str | int | float 
     return options
 
 
-def check_runner_options(runners: list[str], options: dict) -> None:
-    """Refuse backend options a runner does not take now, before any measuring (exit 2)."""
+def check_runner_options(runners: list[str], options: dict, group: bool = False) -> None:
+    """Refuse backend options a runner does not take now, before any measuring (exit 2).
+
+    With a runner group (``all``, ``devices``), a key scoped to a registered runner this host
+    cannot run is kept: the same command then works on every host of a farm.
+    """
     from triggerbench.measure.session import runner_options_for
     from triggerbench.runners import registry
 
+    known = set(registry.names()) if group else set()
     for key in options:  # a scoped key no runner of this run takes would be silently ignored
-        if "." in key and not any(key.startswith(f"{name}.") for name in runners):
+        scope = key.split(".", 1)[0]
+        if "." in key and scope not in runners and scope not in known:
             raise UserInputError(
                 f"--option {key}: scoped to a runner this run does not use; runners: {', '.join(runners)}"
             )

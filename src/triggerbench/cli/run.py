@@ -150,7 +150,8 @@ def run(
     threads = threads if threads is not None else p.run.threads
     if threads is not None and threads < 1:
         raise UserInputError(f"--threads must be >= 1, got {threads}")
-    runners = resolve_runners(split(runner) or p.run.runners or ["all"])
+    asked = split(runner) or p.run.runners or ["all"]
+    runners = resolve_runners(asked)
     scenarios = split(scenario) or p.run.scenarios or ["single-stream"]
     for s in scenarios:
         scenario_table.get(s)  # an unknown name is refused with the table
@@ -162,7 +163,7 @@ def run(
     if workloads and model is not None:
         raise UserInputError("give either --workload or --model, not both")
     runner_options = {**p.run.runner_options, **parse_runner_options(option or [])}
-    check_runner_options(runners, runner_options)
+    check_runner_options(runners, runner_options, group=asked in (["all"], ["devices"]))
     targets = [(w, None) for w in workloads] or [(None, model)]
     out_dir = ensure_writable(out or p.run.out or Path("results"))
     failed = 0

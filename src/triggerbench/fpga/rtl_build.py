@@ -275,7 +275,7 @@ def _first_error(text: str) -> str:
     return lines[0][:300] if lines else "no output"
 
 
-def _compile(model: Any, verilator: Verilator, timeout_s: float) -> None:
+def _compile(model: Any, verilator: Verilator, timeout_s: float, label: str) -> None:
     """Run da4ml's make file (as ``RTLModel._compile`` does), keeping ``obj_dir`` for the testbench.
 
     The make call is made here rather than through ``_compile`` so that a failure keeps its log
@@ -288,7 +288,7 @@ def _compile(model: Any, verilator: Verilator, timeout_s: float) -> None:
     env = {**os.environ, **verilator.env(), "VM_PREFIX": f"{TOP_NAME}_wrapper", "STAMP": stamp}
     env["EXTRA_CXXFLAGS"] = "-fopenmp"
     try:
-        with progress.step(f"rtl: Verilator build of {model._path.name}"):
+        with progress.step(f"rtl: Verilator build of {label}"):
             done = subprocess.run(
                 ["make", "-f", "build_binder.mk"],
                 env=env,
@@ -346,7 +346,7 @@ def build(model_path: Path, config: RtlConfig, timeout_s: float = 1800.0) -> Rtl
         directory.mkdir(parents=True)
         model = _rtl_model(comb, directory, config)
         model.write()
-        _compile(model, verilator, timeout_s)
+        _compile(model, verilator, timeout_s, label=keras_model.name)
         build_s = time.perf_counter() - start
         done_file.write_text(
             json.dumps({"stamp": model._uuid, "build_s": build_s, "verilator": verilator.version})
