@@ -315,3 +315,18 @@ def test_a_group_keeps_options_scoped_to_a_runner_this_host_cannot_run():
         check_runner_options(["onnxruntime"], {"rtl.yosys": False})  # named runners: a mistake
     with pytest.raises(UserInputError, match="scoped to a runner this run does not use"):
         check_runner_options(["onnxruntime"], {"rlt.yosys": False}, group=True)  # no such runner
+
+
+def test_a_kind_of_warning_is_shown_once_and_its_repeats_counted():
+    from triggerbench.cli.run import WarningDigest
+
+    seen = WarningDigest()
+    texts = [
+        "host busy at start: load average 1.16 on 2 cores",
+        "too few queries for p99: 839 < 1000; raise min_query_count",
+        "host busy at start: load average 4.61 on 2 cores",  # the same kind: a repeat
+        "too few queries for p99.9: 3,781 < 10,000; raise min_query_count",  # numbers only differ
+        "too few queries for p99: 201 < 1000; raise min_query_count",
+    ]
+    assert [seen.first(t) for t in texts] == [True, True, False, False, False]
+    assert seen.repeats == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -233,6 +234,28 @@ RUN_COLUMNS = ("runner", "scenario", "batch", "verdict", "throughput", "p50", "p
 _RUN_WIDTHS = {"scenario": 13, "batch": 5, "verdict": 9, "throughput": 10, "p50": 9, "p99": 9}
 
 
+class WarningDigest:
+    """Each kind of warning shown once per model.
+
+    The same text with other numbers (another load average, another query count) is a repeat,
+    shown only in the count at the end; the records keep every warning.
+    """
+
+    def __init__(self) -> None:
+        self._count: dict[str, int] = {}
+
+    def first(self, text: str) -> bool:
+        """Count ``text``; True the first time its kind is seen."""
+        kind = re.sub(r"\d+(?:[.,]\d+)*", "#", text)
+        self._count[kind] = self._count.get(kind, 0) + 1
+        return self._count[kind] == 1
+
+    @property
+    def repeats(self) -> int:
+        """Warnings not shown because one of their kind was."""
+        return sum(n - 1 for n in self._count.values())
+
+
 def _tail_note() -> str:
     """Said once under rows whose tail percentiles are null (the reasons are in each record)."""
     from triggerbench.measure.stats import min_queries_for
@@ -257,6 +280,7 @@ def _run_jobs(ctx, ctx_dir: Path, jobs, state: _RunState, isolate: bool, shown: 
     failed = 0
     said: set[tuple[str, str]] = set()
     short_tails = False
+    seen = WarningDigest()
     # Each record's row as soon as it is written, above the bar: results on screen from the
     # first measurement, and in a log file one whole line each.
     shown.say(f"{ctx.workload_name} -> {state.out_dir}")
@@ -271,7 +295,7 @@ def _run_jobs(ctx, ctx_dir: Path, jobs, state: _RunState, isolate: bool, shown: 
         shown.say(summary.aligned([summary.cells(record, RUN_COLUMNS)], widths)[0])
         _say_why_not_measured(record, said)
         short_tails = short_tails or bool(summary.null_tails(record))
-        for warning in record.warnings:
+        for warning in filter(seen.first, record.warnings):
             err_console.print(
                 f"[yellow]warning[/] {job.runner}/{job.scenario}: {escape(warning)}",
                 highlight=False,
@@ -280,6 +304,13 @@ def _run_jobs(ctx, ctx_dir: Path, jobs, state: _RunState, isolate: bool, shown: 
         shown.advance()
     if short_tails:
         err_console.print(_tail_note(), highlight=False, soft_wrap=True)
+    if seen.repeats:
+        err_console.print(
+            f"{seen.repeats} more warning(s) like those above, not repeated here: each record keeps "
+            "its own in its `warnings`",
+            highlight=False,
+            soft_wrap=True,
+        )
     return failed
 
 
