@@ -175,8 +175,8 @@ def not_measurable(ctx: Context, job: Job) -> BenchmarkRecord | None:
         error = ErrorInfo(type="RunnerUnavailable", message=reason)
         return unmeasured_record(ctx, job, Status.SKIPPED, error, cls.formats, cls.emulator)
     if refused := cls.refuses(ctx.artifact):
-        unsupported = "FormatUnsupported" if not any(f in ctx.artifact.paths for f in cls.formats) else None
-        error = ErrorInfo(type=unsupported or "ModelUnsupported", message=refused)
+        readable = any(f in ctx.artifact.paths for f in cls.formats)
+        error = ErrorInfo(type="ModelUnsupported" if readable else "FormatUnsupported", message=refused)
         return unmeasured_record(ctx, job, Status.SKIPPED, error, cls.formats, cls.emulator)
     return None
 
