@@ -63,7 +63,7 @@ def test_failed_record_must_say_why_and_ok_must_have_figures():
     assert BenchmarkRecord(**_minimal()).schema_version == SCHEMA_VERSION
     with pytest.raises(ValidationError, match="must say why"):
         BenchmarkRecord(**_minimal(error=None))
-    with pytest.raises(ValidationError, match="performance, trigger or fpga"):
+    with pytest.raises(ValidationError, match="performance, trigger, fpga or profile"):
         BenchmarkRecord(**_minimal(status="ok", error=None))
 
 
@@ -139,3 +139,35 @@ def test_every_figure_name_carries_a_unit():
     }
     for name in figures:
         assert name in unitless or name.endswith(units), name
+
+
+def test_profile_record_is_an_ok_record_kind_and_its_nulls_say_why():
+    from triggerbench.schema import LayerProfile, NumericalProfile, ProfileFigures
+
+    rows = [
+        LayerProfile(layer="conv1", backend_names=["conv1_Conv"], time_s=2e-6, share=0.8, n_calls=100),
+        LayerProfile(layer="Softmax_7", mapped=False, time_s=5e-7, share=0.2, n_calls=100),
+    ]
+    with pytest.raises(ValidationError, match="null without a reason: .*whole_call_s"):
+        ProfileFigures(source="onnxruntime session profiling", unit="s", layers=rows, total_s=2.5e-6)
+    reasons = {
+        "total_cycles": "timed in seconds",
+        "whole_call_s": "x",
+        "profiled_call_s": "x",
+        "n_calls": "x",
+    }
+    figures = ProfileFigures(
+        source="onnxruntime session profiling", unit="s", layers=rows, total_s=2.5e-6, null_reasons=reasons
+    )
+    record = BenchmarkRecord(
+        **_minimal(
+            status="ok", error=None, scenario=dict(name="profile", harness="profiler"), profile=figures
+        )
+    )
+    assert BenchmarkRecord.model_validate_json(record.model_dump_json()) == record
+    with pytest.raises(ValidationError):
+        LayerProfile(layer="conv1", share=1.5)
+    overflow = NumericalProfile(
+        layer="dense", tensor="activation", n_values=10, overflow_count=3, verdict="overflows"
+    )
+    assert overflow.overflow_fraction is None and overflow.verdict == "overflows"

@@ -80,6 +80,14 @@ TABLE: tuple[Scenario, ...] = (
         False,
         "figures read from an HLS tool's synthesis reports (triggerbench ingest)",
     ),
+    Scenario(
+        "profile",
+        ("profiler",),
+        None,
+        False,
+        False,
+        "per-layer time or cycles from the backend's own profiler (triggerbench profile)",
+    ),
 )
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in TABLE}

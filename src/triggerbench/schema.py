@@ -23,6 +23,10 @@ Format history (bump ``SCHEMA_VERSION`` and add a step to ``results.migrate`` on
   ``workload.quantization`` (the model's quantization; ``runner.precision`` is the arithmetic
   that ran, in one vocabulary: ``precision.py``); ``trigger.latency_p99_s`` is null, with the
   reason, for a stream of fewer than 100 events (a percentile needs one event beyond it).
+- 6: profiles (``triggerbench profile``): ``profile`` holds a per-layer profile (scenario
+  ``profile``, harness ``profiler``): one row per source layer with its time or cycles, share,
+  fused layers and calls, and, for the firmware path, the numerical profile of each layer's
+  weights and activations against the fixed-point precision that was chosen.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from triggerbench import scenarios
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 Scalar = str | int | float | bool | None
 
@@ -330,6 +334,92 @@ class FpgaFigures(_WithNullReasons):
         return cls(source=source, null_reasons=reasons, **figures)
 
 
+ProfileUnit = Literal["s", "cycles"]
+
+
+class LayerProfile(_Frozen):
+    """One row of a per-layer profile: a layer of the source model, as one backend ran it.
+
+    Rows from different backends line up by ``layer``. A backend node that maps to no source
+    layer keeps the backend's own name, with ``mapped`` False; a node that fused several source
+    layers is counted once, on the first, and names the others in ``fused_with``. The profile's
+    ``unit`` says which of ``time_s`` / ``cycles`` the rows hold.
+    """
+
+    layer: str = Field(description="The source model's layer name (the backend's own name if unmapped).")
+    mapped: bool = Field(default=True, description="Whether ``layer`` is a layer of the source model.")
+    backend_names: list[str] = Field(
+        default_factory=list, description="The backend's nodes, kernels or modules counted in this row."
+    )
+    op_types: list[str] = Field(default_factory=list, description="The backend's operation types.")
+    fused_with: list[str] = Field(
+        default_factory=list, description="Other source layers the backend fused into this row's nodes."
+    )
+    status: str | None = Field(
+        default=None, description="The backend's status for the row (e.g. OpenVINO's OPTIMIZED_OUT)."
+    )
+    time_s: float | None = Field(default=None, ge=0, description="Time per call, median over calls.")
+    cycles: int | None = Field(default=None, ge=0, description="Clock cycles (firmware latency).")
+    share: float | None = Field(
+        default=None, ge=0, le=1, description="This row's part of the profile's total (time or cycles)."
+    )
+    n_calls: int | None = Field(default=None, ge=0, description="Calls the time is taken over.")
+    resources: dict[str, float] = Field(
+        default_factory=dict, description="Resources this layer uses (lut, ff, dsp, bram) where known."
+    )
+    details: dict[str, Scalar] = Field(default_factory=dict, description="Backend-specific extras.")
+
+
+class NumericalProfile(_Frozen):
+    """The values one tensor of one layer takes, against the fixed-point type chosen for it.
+
+    ``overflow_count`` counts values outside the type's range (saturated or wrapped by the
+    firmware, per ``overflow_mode``); ``wasted_integer_bits`` counts integer bits above what the
+    largest value needs.
+    """
+
+    layer: str
+    tensor: Literal["weight", "bias", "activation"]
+    n_values: int = Field(ge=0)
+    min: float | None = None
+    max: float | None = None
+    precision: str | None = Field(default=None, description="The type chosen, e.g. fixed<16,6>.")
+    width_bits: int | None = Field(default=None, ge=1)
+    integer_bits: int | None = None
+    signed: bool | None = None
+    range_min: float | None = Field(default=None, description="Smallest value the type holds.")
+    range_max: float | None = Field(default=None, description="Largest value the type holds.")
+    overflow_mode: str | None = Field(default=None, description="saturate or wrap (AP_SAT / AP_WRAP).")
+    overflow_count: int | None = Field(default=None, ge=0)
+    overflow_fraction: float | None = Field(default=None, ge=0, le=1)
+    wasted_integer_bits: int | None = Field(default=None, ge=0)
+    verdict: Literal["ok", "overflows", "wastes-bits", "unknown"] = "unknown"
+    note: str | None = Field(default=None, description="Why the verdict is unknown, or what to change.")
+
+
+class ProfileFigures(_WithNullReasons):
+    """A per-layer profile from one backend's profiler, and what it costs.
+
+    ``total`` is the sum over rows; ``whole_call_s`` a plain call's median time with the
+    profiler off, ``profiled_call_s`` with it on: their ratio is the profiler's overhead, and
+    ``total`` against ``whole_call_s`` shows what the rows miss or add (per-layer calls that
+    cannot fuse, time between nodes).
+    """
+
+    source: str = Field(description="The profiler, e.g. 'onnxruntime session profiling'.")
+    unit: ProfileUnit
+    layers: list[LayerProfile] = Field(default_factory=list)
+    total_s: float | None = Field(default=None, ge=0, description="Sum of the rows' time_s.")
+    total_cycles: int | None = Field(default=None, ge=0, description="Sum of the rows' cycles.")
+    whole_call_s: float | None = Field(default=None, ge=0, description="Plain call, profiler off.")
+    profiled_call_s: float | None = Field(default=None, ge=0, description="Call with the profiler on.")
+    n_calls: int | None = Field(default=None, ge=0, description="Profiled calls the rows are taken over.")
+    caveats: list[str] = Field(default_factory=list, description="What the figures do not show.")
+    numerical: list[NumericalProfile] = Field(
+        default_factory=list, description="Weights and activations against the chosen precision."
+    )
+
+
 class Environment(_Frozen):
     """What decides whether a figure can be trusted (as pyperf records it)."""
 
@@ -361,7 +451,7 @@ def _utc_now() -> datetime:
 class BenchmarkRecord(_Frozen):
     """One measurement of one workload on one runner in one scenario."""
 
-    schema_version: Literal[5] = SCHEMA_VERSION
+    schema_version: Literal[6] = SCHEMA_VERSION
     run_id: str = Field(default_factory=_new_run_id)
     timestamp_utc: datetime = Field(default_factory=_utc_now)
     status: Status
@@ -381,6 +471,8 @@ class BenchmarkRecord(_Frozen):
     )
     accuracy: AccuracyFigures | None = None
     fpga: list[FpgaFigures] = Field(default_factory=list)
+    #: A per-layer profile (scenario ``profile``); null in every other record.
+    profile: ProfileFigures | None = None
     environment: Environment
     warnings: list[str] = Field(default_factory=list)
 
@@ -388,8 +480,9 @@ class BenchmarkRecord(_Frozen):
     def _status_matches_content(self) -> BenchmarkRecord:
         if self.status is not Status.OK and self.error is None:
             raise ValueError(f"a {self.status.value} record must say why in 'error'")
-        if self.status is Status.OK and self.performance is None and self.trigger is None and not self.fpga:
-            raise ValueError("an ok record must hold performance, trigger or fpga figures")
+        figures = (self.performance, self.trigger, self.profile)
+        if self.status is Status.OK and all(f is None for f in figures) and not self.fpga:
+            raise ValueError("an ok record must hold performance, trigger, fpga or profile figures")
         return self
 
 

@@ -259,7 +259,7 @@ def test_golden_v2_record_gains_an_unknown_dirty_flag():
     raw = json.loads((GOLDEN / "record-v2.json").read_text())
     assert raw["schema_version"] == 2 and "git_dirty" not in raw["environment"]
     (record,) = load_records([GOLDEN / "record-v2.json"])
-    assert record.schema_version == SCHEMA_VERSION == 5
+    assert record.schema_version == SCHEMA_VERSION == 6
     assert record.environment.git_dirty is None
     assert record.environment.git_commit == raw["environment"]["git_commit"]
     assert "power_nominal" not in raw and record.power_nominal is None
@@ -299,3 +299,11 @@ def test_golden_v4_record_speaks_todays_precision_vocabulary():
     assert record.scenario.harness == raw["scenario"]["harness"] == "tight-loop"
     w = record.workload
     assert w.input_dtype is None and w.fixed_batch_size is None and w.quantization is None
+
+
+def test_golden_v5_record_holds_no_profile():
+    raw = json.loads((GOLDEN / "record-v5.json").read_text())
+    assert raw["schema_version"] == 5 and "profile" not in raw
+    (record,) = load_records([GOLDEN / "record-v5.json"])
+    assert record.schema_version == SCHEMA_VERSION and record.profile is None
+    assert record.performance == BenchmarkRecord.model_validate({**raw, "schema_version": 6}).performance

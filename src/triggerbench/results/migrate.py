@@ -66,11 +66,18 @@ def _v4_to_v5(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 #: version -> function that turns a record of that version into the next version.
+def _v5_to_v6(raw: dict[str, Any]) -> dict[str, Any]:
+    """``profile`` was added (a new record kind); a version-5 record holds none."""
+    raw.setdefault("profile", None)
+    return raw
+
+
 STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
     3: _v3_to_v4,
     4: _v4_to_v5,
+    5: _v5_to_v6,
 }
 
 
