@@ -28,6 +28,13 @@ class ModelUnsupportedError(RunnerError):
     """
 
 
+class ProfileUnavailableError(RunnerError):
+    """The runner has no per-layer profiler, or none that works for this model: the profile is skipped.
+
+    Its message is the reason, one line (``profile`` shows "not available for this backend: REASON").
+    """
+
+
 class SchemaVersionError(UserInputError):
     """A result file written with a schema version this version cannot read."""
 

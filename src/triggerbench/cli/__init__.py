@@ -1,4 +1,4 @@
-"""The ``triggerbench`` command: list, run, report, compare, train, ingest-hls, schema.
+"""The ``triggerbench`` command: list, run, profile, report, compare, train, hosts, farm, history.
 
 Each command lives in its own module and registers on one typer application (``cli.app``);
 ``main`` is the entry point.
@@ -16,10 +16,22 @@ from triggerbench import quiet
 from triggerbench.cli import run  # noqa: F401
 
 # isort: split
+from triggerbench.cli import profile  # noqa: F401
+
+# isort: split
 from triggerbench.cli import results  # noqa: F401
 
 # isort: split
 from triggerbench.cli import train  # noqa: F401
+
+# isort: split
+from triggerbench.cli import hosts  # noqa: F401
+
+# isort: split
+from triggerbench.cli import farm  # noqa: F401
+
+# isort: split
+from triggerbench.cli import history  # noqa: F401
 
 # isort: split
 from triggerbench.cli.app import app

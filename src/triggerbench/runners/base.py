@@ -12,10 +12,10 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel
 
-from triggerbench.errors import RunnerError
+from triggerbench.errors import ProfileUnavailableError, RunnerError
 from triggerbench.models.artifact import ModelArtifact
 from triggerbench.power.base import PowerMeter
-from triggerbench.schema import FpgaFigures, GpuInfo
+from triggerbench.schema import FpgaFigures, GpuInfo, NumericalProfile, ProfileUnit, Scalar
 
 
 def one_line(exc: BaseException, last: bool = False) -> str:
@@ -78,6 +78,49 @@ class RunnerDescription:
     gpu: GpuInfo | None = None
     #: ``host-to-host`` or ``device-only`` (``schema.Timing``); None where there is no device memory.
     timing: str | None = None
+
+
+@dataclass(frozen=True)
+class NodeTiming:
+    """One node, kernel, module or pipeline stage as the backend's own profiler names it.
+
+    ``measure.profile`` maps each to the source model's layers (``layer`` if the backend knows
+    it, else by ``name``), adds up the nodes of one layer and computes the shares.
+    """
+
+    #: The backend's name for it (an ONNX node, an OpenVINO node, an HLS module, a DPU subgraph).
+    name: str
+    op_type: str | None = None
+    #: Time per call (s), where the profile's unit is "s".
+    time_s: float | None = None
+    #: Clock cycles, where the profile's unit is "cycles".
+    cycles: int | None = None
+    #: Calls the time is taken over.
+    n_calls: int | None = None
+    #: The source layer, where the backend knows it (Keras layer-by-layer, hls4ml's layers).
+    layer: str | None = None
+    #: The backend's status for the node (OpenVINO's EXECUTED / OPTIMIZED_OUT / NOT_RUN).
+    status: str | None = None
+    resources: dict[str, float] = field(default_factory=dict)
+    details: dict[str, Scalar] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BackendProfile:
+    """What ``Runner.profile`` returns: the backend's nodes in its own names, and the cost."""
+
+    #: The profiler, e.g. "onnxruntime session profiling" or "vitis-hls csynth per module".
+    source: str
+    unit: ProfileUnit
+    nodes: list[NodeTiming]
+    #: Profiled calls the node times are taken over (None: not timed, e.g. a synthesis report).
+    n_calls: int | None = None
+    #: Wall time of one call with the profiler on (median), for the profiler's overhead.
+    profiled_call_s: float | None = None
+    #: What the figures do not show (e.g. "layer by layer: XLA fuses layers in the real call").
+    caveats: list[str] = field(default_factory=list)
+    #: Weights and activations against the chosen fixed-point precision (firmware runners).
+    numerical: list[NumericalProfile] = field(default_factory=list)
 
 
 class AsyncQueue(abc.ABC):
@@ -235,9 +278,15 @@ class Runner(abc.ABC):
         """
         return []
 
-    def profile(self, staged: Any) -> list[dict[str, Any]] | None:
-        """Per-layer timings, where the backend can give them (a later issue fills this)."""
-        return None
+    def profile(self, staged: Any, n_calls: int) -> BackendProfile:
+        """Profile ``n_calls`` calls on ``staged`` with the backend's own per-layer profiler.
+
+        Called on a prepared runner (after the plain calls that time the whole call); it may
+        build a second, profiled instance of the model (ONNX Runtime and OpenVINO switch their
+        profilers on when a session is created). Raises ``ProfileUnavailableError`` with the
+        reason where the backend has no profiler; the default does.
+        """
+        raise ProfileUnavailableError(f"runner {self.name!r} has no per-layer profiler")
 
     def __enter__(self) -> Runner:
         return self

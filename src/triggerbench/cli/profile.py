@@ -1,0 +1,3 @@
+"""``triggerbench profile``: per-layer profiles of one model on several runners."""
+
+from __future__ import annotations
