@@ -7,8 +7,18 @@ import pytest
 from triggerbench.models.workloads import WORKLOADS
 from triggerbench.runners import registry
 
-#: Quick mode: the seed talk's headline models (full mode: every workload).
+#: Quick mode: the seed talk's headline models.
 QUICK_WORKLOADS = ["muon-l0-teacher", "muon-l0-qstudent-4bit", "llp-vgg"]
+#: Full mode: the reference models (teacher, student, KD student, 4-bit KD student, LLP VGG). The
+#: scan variants (2- to 8-bit, intermediate), the int8 and pruned derivations and the stand-in
+#: join with --triggerbench-all-workloads: with them a full run is 438 benchmarks, hours on 2 cores.
+REFERENCE_WORKLOADS = [
+    "muon-l0-teacher",
+    "muon-l0-student",
+    "muon-l0-student-kd",
+    "muon-l0-qstudent-4bit",
+    "llp-vgg",
+]
 #: The scenario tests (multi-stream, server, offline, trigger) run on the first of these present.
 SCENARIO_WORKLOADS = ["muon-l0-student-kd", "standin-cnn"]
 QUICK_BATCHES = [1, 64]
@@ -26,6 +36,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="also run the benchmarks marked 'training' (they train models: about an hour)",
+    )
+    parser.getgroup("triggerbench").addoption(
+        "--triggerbench-all-workloads",
+        action="store_true",
+        default=False,
+        help="full mode: every workload (bit-width scan, int8, pruned, stand-in), not only the references",
     )
 
 
@@ -50,6 +66,12 @@ def _quick(config: pytest.Config) -> bool:
     return config.stash[_SESSION_KEY].quick
 
 
+def _workloads(config: pytest.Config) -> list[str]:
+    if _quick(config):
+        return QUICK_WORKLOADS
+    return list(WORKLOADS) if config.getoption("--triggerbench-all-workloads") else REFERENCE_WORKLOADS
+
+
 def _emulator(name: str) -> bool:
     try:
         return bool(registry.get(name).emulator)
@@ -59,8 +81,7 @@ def _emulator(name: str) -> bool:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "workload" in metafunc.fixturenames:
-        quick = _quick(metafunc.config)
-        names = [w for w in (QUICK_WORKLOADS if quick else WORKLOADS) if w in WORKLOADS] or ["standin-cnn"]
+        names = [w for w in _workloads(metafunc.config) if w in WORKLOADS] or ["standin-cnn"]
         if metafunc.function.__name__ == "test_scenario":  # four scenarios each: one model
             names = [w for w in SCENARIO_WORKLOADS if w in WORKLOADS][:1] or names[:1]
         metafunc.parametrize("workload", names)
