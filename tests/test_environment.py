@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from triggerbench import environment
 from triggerbench.environment import capture, git_state
 
 
@@ -41,3 +42,29 @@ def test_outside_a_checkout_both_are_unknown(tmp_path):
 def test_the_record_carries_the_flag_with_the_commit():
     env = capture()
     assert (env.git_commit is None) == (env.git_dirty is None)
+
+
+def _stat(running: int) -> str:
+    return f"cpu  1 2 3 4\nctxt 5\nprocs_running {running}\nprocs_blocked 0\n"
+
+
+def test_runnable_others_leaves_out_the_measuring_thread(tmp_path, monkeypatch):
+    stat = tmp_path / "stat"
+    stat.write_text(_stat(3))
+    monkeypatch.setattr(environment, "PROC_STAT", stat)
+    assert environment.runnable_others(samples=3, interval_s=0) == 2
+    stat.write_text(_stat(1))
+    assert environment.runnable_others(samples=1) == 0
+    monkeypatch.setattr(environment, "PROC_STAT", tmp_path / "absent")
+    assert environment.runnable_others() is None
+
+
+def test_busy_is_judged_by_what_runs_now_not_by_the_load_average():
+    env = capture().model_copy(update={"cores_used": [0, 1], "loadavg_1m_5m_15m": [1.8, 1.0, 0.5]})
+    # The load average still remembers the previous measurement; nothing else runs now.
+    assert environment.load_problems(env.model_copy(update={"runnable_threads_others": 0})) == []
+    assert environment.load_problems(env.model_copy(update={"runnable_threads_others": 2})) == [
+        "host busy at start: 2 other threads runnable on 2 cores"
+    ]
+    unknown = env.model_copy(update={"runnable_threads_others": None})
+    assert environment.load_problems(unknown) == ["host busy at start: load average 1.80 on 2 cores"]

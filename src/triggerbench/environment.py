@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import platform
 import socket
+import statistics
 import subprocess
+import time
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -101,6 +103,32 @@ def git_state(folder: Path) -> tuple[str | None, bool | None]:
     return head.stdout.strip(), (bool(status.stdout.strip()) if status.returncode == 0 else None)
 
 
+#: Where Linux counts the threads runnable right now (``procs_running``).
+PROC_STAT = Path("/proc/stat")
+
+
+def runnable_others(samples: int = 5, interval_s: float = 0.01) -> int | None:
+    """Threads runnable now beside this one: the median of a few reads of ``procs_running``.
+
+    The 1-minute load average remembers the run's own previous measurement for minutes (a 2-core
+    host looked busy after every record); this counts only what competes now, as pyperf's
+    ``runnable_threads`` does. None where /proc/stat is not readable.
+    """
+    counts = []
+    for i in range(samples):
+        if i:
+            time.sleep(interval_s)
+        try:
+            text = PROC_STAT.read_text()
+        except OSError:
+            return None
+        running = [line.split()[1] for line in text.splitlines() if line.startswith("procs_running ")]
+        if not running or not running[0].isdigit():
+            return None
+        counts.append(int(running[0]))
+    return max(int(statistics.median(counts)) - 1, 0)  # this thread is one of them
+
+
 @cache
 def _package_git_state() -> tuple[str | None, bool | None]:
     return git_state(Path(__file__).resolve().parent)
@@ -127,6 +155,7 @@ def capture() -> Environment:
         cpu_governor=_read(_SYS_CPU / "cpu0" / "cpufreq" / "scaling_governor"),
         cpu_turbo=_turbo(),
         loadavg_1m_5m_15m=load,
+        runnable_threads_others=runnable_others(),
         packages=package_versions(),
         triggerbench_version=__version__,
         git_commit=_package_git_state()[0],
@@ -135,9 +164,19 @@ def capture() -> Environment:
 
 
 def load_problems(env: Environment) -> list[str]:
-    """Warn when the host was busy at the start: other work skews latency tails."""
-    if env.loadavg_1m_5m_15m and env.cores_used:
-        load_1m = env.loadavg_1m_5m_15m[0]
-        if load_1m > 0.5 * len(env.cores_used):
-            return [f"host busy at start: load average {load_1m:.2f} on {len(env.cores_used)} cores"]
+    """Warn when the host was busy at the start: other work skews latency tails.
+
+    Judged by the threads runnable beside the measurement where Linux counts them, else by the
+    1-minute load average.
+    """
+    cores = len(env.cores_used)
+    if not cores:
+        return []
+    others = env.runnable_threads_others
+    if others is not None:
+        if others > 0.5 * cores:
+            return [f"host busy at start: {others} other threads runnable on {cores} cores"]
+        return []
+    if env.loadavg_1m_5m_15m and env.loadavg_1m_5m_15m[0] > 0.5 * cores:
+        return [f"host busy at start: load average {env.loadavg_1m_5m_15m[0]:.2f} on {cores} cores"]
     return []

@@ -433,6 +433,11 @@ class Environment(_Frozen):
     cpu_governor: str | None = None
     cpu_turbo: str | None = None
     loadavg_1m_5m_15m: list[float] = Field(default_factory=list)
+    runnable_threads_others: int | None = Field(
+        default=None,
+        description="Threads runnable at the start beside the measuring one (/proc/stat procs_running, "
+        "median of a few reads; null: not Linux). Unlike the load average it forgets earlier work.",
+    )
     packages: dict[str, str] = Field(default_factory=dict)
     triggerbench_version: str
     git_commit: str | None = None
