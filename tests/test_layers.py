@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "plan": 8,
     "results": 8,
     "reports": 9,
+    "farm": 9,
     "pytest_plugin": 10,
     "cli": 10,
 }

@@ -25,7 +25,7 @@ def report(
     out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("reports"),
     layout: Annotated[
         list[str] | None,
-        typer.Option(help="backends, fpga, latency, quantization or all (comma-separated)."),
+        typer.Option(help="backends, fpga, latency, quantization, profile or all (comma-separated)."),
     ] = None,
     baseline: Annotated[str | None, typer.Option(help="Runner the backend gains are relative to.")] = None,
     part: Annotated[

@@ -21,6 +21,8 @@ __all__ = ["CONFIG_KEYS", "column", "latest"]  # re-exported: layouts and plots 
 #: are reduced to the latest.
 CONFIG_KEYS = KEY_COLUMNS
 FIRMWARE_SCENARIO = "firmware-report"
+#: Records of per-layer profiles: their own section of a report, never rows of a performance table.
+PROFILE_SCENARIO = "profile"
 _BITS = re.compile(r"qstudent-(\d+)bit")
 
 
@@ -43,6 +45,16 @@ def null_note(row: pd.Series, name: str, label: str) -> str | None:
         return None
     section, field = name.rsplit(".", 1)
     return f"no {label}: {value(row, f'{section}.null_reasons.{field}') or 'not recorded'}"
+
+
+def profiles(frame: pd.DataFrame) -> pd.DataFrame:
+    """Records of per-layer profiles (``triggerbench profile``), whatever their status."""
+    return frame[column(frame, "scenario.name") == PROFILE_SCENARIO]
+
+
+def without_profiles(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every other record: what the performance layouts and plots read."""
+    return frame[column(frame, "scenario.name") != PROFILE_SCENARIO]
 
 
 def ok(frame: pd.DataFrame) -> pd.DataFrame:

@@ -79,6 +79,7 @@ _TEX_SPECIAL = {
     "≈": r"$\approx$",
     "…": r"\ldots{}",
     "’": "'",
+    "★": r"$\star$",
 }
 
 

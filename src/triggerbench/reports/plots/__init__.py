@@ -10,6 +10,8 @@ drawn as 0, and each caption says how many records were left out and why.
 
 The kinds live in ``speed`` (throughput, latency, energy) and ``physics`` (Pareto fronts, turn-on
 curves, L_r resolution); what they share (``Plot``, the style, facets, captions, ``save``) in ``common``.
+Profile records (scenario ``profile``) are never points of these: ``profile`` draws them, one figure
+per workload and kind (layer shares per backend, numerical ranges).
 """
 
 from __future__ import annotations
@@ -21,22 +23,26 @@ from pathlib import Path
 
 import pandas as pd
 
-from triggerbench.reports.frame import column
+from triggerbench.reports.frame import column, profiles, without_profiles
 from triggerbench.reports.plots.common import MAX_FACETS, PNG_DPI, Plot, save
 from triggerbench.reports.plots.physics import lr_resolution, pareto, turnon_curves
+from triggerbench.reports.plots.profile import PROFILE_KINDS, layer_bars, numerical_ranges
 from triggerbench.reports.plots.speed import energy_per_inference, latency_percentiles, throughput_vs_batch
 
 __all__ = [
     "MAX_FACETS",
     "PLOT_KINDS",
     "PNG_DPI",
+    "PROFILE_KINDS",
     "Plot",
     "SavedPlot",
     "all_plots",
     "draw_and_save",
     "energy_per_inference",
     "latency_percentiles",
+    "layer_bars",
     "lr_resolution",
+    "numerical_ranges",
     "pareto",
     "save",
     "throughput_vs_batch",
@@ -65,6 +71,7 @@ def all_plots(frame: pd.DataFrame, workload: str | None = None) -> tuple[list[Pl
     """
     if workload is not None:
         frame = frame[column(frame, "workload.name") == workload]
+    frame = without_profiles(frame)
     plots, reasons = [], []
     for kind in PLOT_KINDS:
         result = kind(frame)
@@ -83,14 +90,27 @@ class SavedPlot:
     title: str
     caption: str
     paths: dict[str, Path]
+    #: A per-layer profile's figure (the report's profile section), not a performance plot.
+    profile: bool = False
 
 
-def _draw_one(job: tuple[int, pd.DataFrame, Path]) -> SavedPlot | str:
-    index, frame, folder = job
-    result = PLOT_KINDS[index](frame)
+def _draw_one(job: tuple[bool, int, pd.DataFrame, Path]) -> SavedPlot | str | None:
+    is_profile, index, frame, folder = job
+    result = (PROFILE_KINDS if is_profile else PLOT_KINDS)[index](frame)
     if not isinstance(result, Plot):
         return result
-    return SavedPlot(result.name, result.title, result.caption, save(result, folder))
+    return SavedPlot(result.name, result.title, result.caption, save(result, folder), is_profile)
+
+
+def _jobs(frame: pd.DataFrame, folder: Path) -> list[tuple[bool, int, pd.DataFrame, Path]]:
+    """Every performance kind over the other records (if any); every profile kind per workload profiled."""
+    others = without_profiles(frame)
+    jobs = [(False, i, others, folder) for i in range(len(PLOT_KINDS)) if not others.empty]
+    profiled = profiles(frame)
+    for name in sorted(set(column(profiled, "workload.name").dropna().astype(str))):
+        mine = profiled[column(profiled, "workload.name") == name]
+        jobs += [(True, i, mine, folder) for i in range(len(PROFILE_KINDS))]
+    return jobs
 
 
 def draw_and_save(
@@ -103,11 +123,12 @@ def draw_and_save(
     drawn in one process.
 
     Returns:
-        The saved plots in ``PLOT_KINDS`` order, and one line per kind not drawn (why).
+        The saved plots in ``PLOT_KINDS`` order, then the profile figures (``SavedPlot.profile``)
+        per workload in ``PROFILE_KINDS`` order, and one line per performance kind not drawn (why).
     """
     if workload is not None:
         frame = frame[column(frame, "workload.name") == workload]
-    jobs = [(i, frame, Path(folder)) for i in range(len(PLOT_KINDS))]
+    jobs = _jobs(frame, Path(folder))
     processes = processes or min(len(jobs), os.cpu_count() or 1)
     if processes > 1 and "fork" in multiprocessing.get_all_start_methods():
         with multiprocessing.get_context("fork").Pool(processes) as pool:
@@ -115,4 +136,4 @@ def draw_and_save(
     else:
         results = [_draw_one(job) for job in jobs]
     saved = [r for r in results if isinstance(r, SavedPlot)]
-    return saved, [r for r in results if not isinstance(r, SavedPlot)]
+    return saved, [r for r in results if isinstance(r, str)]
