@@ -3,10 +3,11 @@
 Only what the worker calls, with the documented behaviour: ``Graph.deserialize(path)``,
 ``Graph.get_root_subgraph()``, ``Subgraph.is_leaf``, ``toposort_child_subgraph()``,
 ``has_attr`` / ``get_attr`` (``device`` on subgraphs, ``fix_point`` on tensors) and
-``Tensor.name`` / ``dims`` / ``dtype``. The "xmodel" is a JSON file describing the subgraphs::
+``Tensor.name`` / ``dims`` / ``dtype``, ``Subgraph.get_ops()`` with ``Op.get_name()`` /
+``get_type()``. The "xmodel" is a JSON file describing the subgraphs (``ops`` optional)::
 
     {"subgraphs": [
-        {"name": "subgraph_input", "device": "USER"},
+        {"name": "subgraph_input", "device": "USER", "ops": [{"name": "x", "type": "data"}]},
         {"name": "subgraph_dpu", "device": "DPU",
          "inputs": [{"name": "in", "dims": [4, 3, 4, 1], "dtype": "xint8", "fix_point": 5}],
          "outputs": [{"name": "out", "dims": [4, 2], "dtype": "xint8", "fix_point": 3}],
@@ -44,6 +45,20 @@ class Tensor:
         return size  # int8: one byte per element
 
 
+class Op:
+    """An xir op: a name and a type (``conv2d-fix``, ``softmax``, ...)."""
+
+    def __init__(self, spec):
+        self._name = spec["name"]
+        self._type = spec["type"]
+
+    def get_name(self):
+        return self._name
+
+    def get_type(self):
+        return self._type
+
+
 class Subgraph:
     """A subgraph: the root holds the children; leaves carry device and tensors."""
 
@@ -61,6 +76,9 @@ class Subgraph:
 
     def get_name(self):
         return self.name
+
+    def get_ops(self):
+        return [Op(op) for op in self.spec.get("ops", [])]
 
     def toposort_child_subgraph(self):
         return list(self._children)

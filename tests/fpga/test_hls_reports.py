@@ -155,3 +155,46 @@ def test_missing_or_malformed_reports_are_one_clear_error(tmp_path, damage, mess
     with pytest.raises(UserInputError, match=message.replace("(", r"\(")) as err:
         hls_reports.read(root)
     assert "\n" not in str(err.value)
+
+
+# Per-module reports in the csynth.xml layout, with the figures of the real .rpt's instance table
+# (see data/vivado-hls-2020.1-modules/README.md).
+MODULES = Path(__file__).parent / "data" / "vivado-hls-2020.1-modules"
+DENSE = "dense_array_array_ap_fixed_16_6_5_3_0_5u_config2_s"
+RELU = "relu_array_array_ap_fixed_5u_relu_config3_s"
+
+
+@pytest.mark.parametrize("vitis", [False, True])
+def test_per_module_reports_beside_the_top_one(tmp_path, vitis):
+    root = make_project(tmp_path, vitis=vitis)
+    report = root / "myproject_prj" / "solution1" / "syn" / "report"
+    for path in MODULES.glob("*_csynth.xml"):
+        text = path.read_text()
+        (report / path.name).write_text(text.replace("DSP48E>", "DSP>") if vitis else text)
+    shutil.copy(report / "myproject_csynth.xml", report / "csynth.xml")  # Vitis' copy of the top
+    found = {m.name: m for m in hls_reports.modules(hls_reports.locate(root))}
+    assert sorted(found) == [DENSE, RELU]  # the top is not a module of itself
+    dense, relu = found[DENSE], found[RELU]
+    assert (dense.latency_best_cycles, dense.latency_cycles, dense.interval_cycles) == (7, 7, 7)
+    assert dense.resources == {"bram": 0, "dsp": 73, "ff": 7860, "lut": 2134, "uram": 0}
+    assert (relu.latency_cycles, relu.interval_cycles, relu.pipeline_type) == (2, 1, "function")
+    assert relu.resources["lut"] == 256
+    # The instance table's total: the modules' resources add up to the top's 'Instance' row.
+    assert sum(m.resources["ff"] for m in found.values()) == 7944
+
+
+def test_only_the_top_report_means_no_modules(tmp_path):
+    assert hls_reports.modules(hls_reports.locate(make_project(tmp_path))) == []
+
+
+def test_a_malformed_module_report_is_one_clear_error(tmp_path):
+    root = make_project(tmp_path)
+    (root / "myproject_prj/solution1/syn/report" / f"{DENSE}_csynth.xml").write_text("<prof")
+    with pytest.raises(UserInputError, match=f"malformed {DENSE}_csynth.xml"):
+        hls_reports.modules(hls_reports.locate(root))
+
+
+def test_hls4ml_layer_index_from_module_names():
+    assert hls_reports.layer_index(DENSE) == 2
+    assert hls_reports.layer_index(RELU) == 3
+    assert hls_reports.layer_index("myproject") is None

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +22,8 @@ from triggerbench.cli.arguments import (
     resolve_runners,
 )
 from triggerbench.cli.display import RunDisplay, console, err_console, run_display
-from triggerbench.errors import ResultsWriteError, UserInputError
+from triggerbench.cli.records import RunState, write_or_stop
+from triggerbench.errors import UserInputError
 from triggerbench.interrupt import Interrupted, signals_interrupt
 
 
@@ -168,7 +167,7 @@ def run(
     targets = [(w, None) for w in workloads] or [(None, model)]
     out_dir = ensure_writable(out or p.run.out or Path("results"))
     failed = 0
-    state = _RunState(out_dir, n_jobs=len(targets) * len(scenarios) * len(batches) * len(runners))
+    state = RunState(out_dir, n_jobs=len(targets) * len(scenarios) * len(batches) * len(runners))
     try:
         # Stop signals unwind through the temp folder's and the child's cleanup.
         with (
@@ -212,22 +211,6 @@ def run(
         raise typer.Exit(1)
 
 
-@dataclass
-class _RunState:
-    """What a run has done so far, for the message when it stops early."""
-
-    out_dir: Path
-    n_jobs: int
-    written: int = 0
-    doing: str = "starting"
-
-    def summary(self) -> str:
-        not_run = self.n_jobs - self.written
-        return f"{self.written} record(s) written to {self.out_dir}" + (
-            f"; {not_run} of {self.n_jobs} measurement(s) not recorded" if not_run else ""
-        )
-
-
 #: What ``run`` prints of each record as it is written (``reports.summary``'s columns).
 RUN_COLUMNS = ("runner", "scenario", "batch", "verdict", "throughput", "p50", "p99", "max_abs_diff")
 #: Widest cell of each fixed column, so rows printed one by one line up (the runner's is measured).
@@ -267,7 +250,7 @@ def _tail_note() -> str:
     )
 
 
-def _run_jobs(ctx, ctx_dir: Path, jobs, state: _RunState, isolate: bool, shown: RunDisplay) -> int:
+def _run_jobs(ctx, ctx_dir: Path, jobs, state: RunState, isolate: bool, shown: RunDisplay) -> int:
     from triggerbench.measure.isolate import run_isolated
     from triggerbench.measure.session import measure_one
     from triggerbench.reports import summary
@@ -290,7 +273,7 @@ def _run_jobs(ctx, ctx_dir: Path, jobs, state: _RunState, isolate: bool, shown: 
         state.doing = f"measuring {ctx.workload_name} on {where}"
         shown.doing(f"{ctx.workload_name}: {job.runner} {job.scenario} b{job.batch_size}")
         record = run_isolated(ctx, ctx_dir, job) if isolate else measure_one(ctx, job)
-        _write(record, state)
+        write_or_stop(record, state)
         failed += record.status == "failed"
         shown.say(summary.aligned([summary.cells(record, RUN_COLUMNS)], widths)[0])
         _say_why_not_measured(record, said)
@@ -312,24 +295,6 @@ def _run_jobs(ctx, ctx_dir: Path, jobs, state: _RunState, isolate: bool, shown: 
             soft_wrap=True,
         )
     return failed
-
-
-def _write(record, state: _RunState) -> None:
-    """Write a measured record; if that fails, keep it elsewhere and stop the run in one line."""
-    from triggerbench.results.store import save_unwritten, write_record
-
-    try:
-        write_record(record, state.out_dir)
-    except OSError as exc:
-        kept = save_unwritten(record)
-        if kept is None:  # the temp folder is no better: the record goes to stderr as JSON
-            sys.stderr.write(record.model_dump_json() + "\n")
-        where = f"saved in {kept}" if kept else "printed above as JSON"
-        raise ResultsWriteError(
-            f"cannot write a record to {state.out_dir}: {exc.strerror or exc}; "
-            f"the run stopped: {state.summary()}; the record just measured is {where}"
-        ) from None
-    state.written += 1
 
 
 def _say_why_not_measured(record, said: set[tuple[str, str]]) -> None:

@@ -289,3 +289,66 @@ def figures(reports: HlsReports) -> list[FpgaFigures]:
             )
         )
     return out
+
+
+#: Resource elements of a csynth.xml -> our keys (Vivado HLS says DSP48E, Vitis HLS DSP).
+_MODULE_RESOURCES = {
+    "BRAM_18K": "bram", "DSP48E": "dsp", "DSP": "dsp", "FF": "ff", "LUT": "lut", "URAM": "uram"
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ModuleReport:
+    """One synthesised function below the top (hls4ml: a layer), from its ``<module>_csynth.xml``."""
+
+    name: str
+    latency_cycles: int | None
+    latency_best_cycles: int | None
+    interval_cycles: int | None
+    pipeline_type: str | None
+    resources: dict[str, float]
+
+
+def modules(project: HlsProject) -> list[ModuleReport]:
+    """The per-module C-synthesis reports beside the top's, sorted by name.
+
+    hls4ml's ``parse_vivado_report`` reads only the top report. The HLS tool writes one
+    ``<module>_csynth.xml`` per function it kept (not the ones it inlined: with io_parallel and
+    the Latency strategy hls4ml inlines the layers, and only the top is left).
+
+    Raises:
+        UserInputError: a module report is malformed.
+    """
+    folder = project.csynth_xml.parent
+    skip = {project.csynth_xml.name, "csynth.xml"}  # Vitis also writes the top as csynth.xml
+    found = []
+    for path in sorted(folder.glob("*_csynth.xml")):
+        if path.name in skip:
+            continue
+        try:
+            root = ET.parse(path).getroot()
+        except ET.ParseError as exc:
+            raise UserInputError(f"malformed {path.name}: {exc}") from None
+        latency = "./PerformanceEstimates/SummaryOfOverallLatency/"
+        resources = {
+            _MODULE_RESOURCES[e.tag]: value
+            for e in root.findall("./AreaEstimates/Resources/*")
+            if e.tag in _MODULE_RESOURCES and (value := _float(e.text)) is not None
+        }
+        found.append(
+            ModuleReport(
+                name=root.findtext("./UserAssignments/TopModelName") or path.name.removesuffix("_csynth.xml"),
+                latency_cycles=_int(root.findtext(latency + "Worst-caseLatency")),
+                latency_best_cycles=_int(root.findtext(latency + "Best-caseLatency")),
+                interval_cycles=_int(root.findtext(latency + "Interval-max")),
+                pipeline_type=root.findtext("./PerformanceEstimates/PipelineType"),
+                resources=resources,
+            )
+        )
+    return found
+
+
+def layer_index(module: str) -> int | None:
+    """The hls4ml layer index in a module's name (hls4ml names each layer's config ``configN``)."""
+    match = re.search(r"_config(\d+)(?:_|$)", module)
+    return int(match.group(1)) if match else None

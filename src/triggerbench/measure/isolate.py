@@ -8,10 +8,12 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Literal
 
 from triggerbench import progress
 from triggerbench.errors import RunnerError
 from triggerbench.measure.job import Context, Job
+from triggerbench.measure.profile import not_profilable, unprofiled_record
 from triggerbench.measure.session import not_measurable, runner_options_for, unmeasured_record
 from triggerbench.measure.worker import PARENT_PID_ENV
 from triggerbench.runners import registry
@@ -42,20 +44,32 @@ def _runner_env(job: Job) -> dict[str, str]:
         return {}
 
 
+#: What each op of the child does before it starts (the record of a job that cannot start)
+#: and how it records a child that failed; ``measure.worker.HANDLERS`` answers the op itself.
+_OPS = {
+    "measure": (not_measurable, unmeasured_record),
+    "profile": (not_profilable, unprofiled_record),
+}
+
+
 def run_isolated(
     ctx: Context,
     context_dir: Path,
     job: Job,
     on_progress: Callable[[progress.ProgressEvent], None] | None = None,
+    op: Literal["measure", "profile"] = "measure",
+    **request: Any,
 ) -> BenchmarkRecord:
-    """Measure ``job`` in a child worker; a child that dies or hangs gives a failed record.
+    """Measure (or, with ``op="profile"``, profile) ``job`` in a child worker.
 
-    The child speaks the out-of-process protocol (``workers.protocol``), the same one the VART
-    worker speaks in its container. Each ``progress.step`` in the child is handed to
-    ``on_progress`` while the job runs; None hands it to this process's sink (``progress.emit``),
-    so the child's steps reach it as this process's own would.
+    A child that dies or hangs gives a failed record. The child speaks the out-of-process
+    protocol (``workers.protocol``), the same one the VART worker speaks in its container.
+    Each ``progress.step`` in the child is handed to ``on_progress`` while the job runs; None
+    hands it to this process's sink (``progress.emit``), so the child's steps reach it as this
+    process's own would. ``request``: the op's further fields (``n_calls`` for a profile).
     """
-    if (record := not_measurable(ctx, job)) is not None:
+    precheck, failed_record = _OPS[op]
+    if (record := precheck(ctx, job)) is not None:
         return record  # a runner that cannot start costs no process
     # The child's temp files go in a folder removed here, even when the child is killed.
     child_tmp = tempfile.mkdtemp(prefix="triggerbench-child-", dir=context_dir.parent)
@@ -69,7 +83,8 @@ def run_isolated(
         worker.start()
         worker.hello(timeout_s=job.timeout_s)
         reply = worker.request(
-            "measure",
+            op,
+            **request,
             context_dir=str(context_dir),
             job=job.model_dump(mode="json"),
             timeout_s=job.timeout_s,
@@ -94,4 +109,4 @@ def run_isolated(
     finally:
         worker.close(grace_s=2.0)
         shutil.rmtree(child_tmp, ignore_errors=True)
-    return unmeasured_record(ctx, job, Status.FAILED, error)
+    return failed_record(ctx, job, Status.FAILED, error)

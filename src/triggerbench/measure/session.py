@@ -83,8 +83,8 @@ def unmeasured_record(
     )
 
 
-def _staged_batch(runner: Runner, ctx: Context, batch_size: int):
-    # Real validation samples, repeated to fill the batch, so data-dependent kernels see real data.
+def staged_batch(runner: Runner, ctx: Context, batch_size: int):
+    """Real validation samples, repeated to fill the batch, so data-dependent kernels see real data."""
     return runner.stage(np.resize(ctx.inputs, (batch_size, *ctx.inputs.shape[1:])))
 
 
@@ -93,7 +93,7 @@ def _null_overhead_s(ctx: Context, job: Job) -> float:
     null = NullRunner()
     null.prepare(ctx.artifact, RunnerOptions(batch_size=job.batch_size))
     return harness_overhead_per_query_s(
-        functools.partial(null.infer, _staged_batch(null, ctx, job.batch_size))
+        functools.partial(null.infer, staged_batch(null, ctx, job.batch_size))
     )
 
 
@@ -227,7 +227,7 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
         )
         # Fixed-point firmware far from the float reference: say so, and which layers overflow.
         fidelity = runner.fidelity_problems(ctx.inputs, ctx.reference, accuracy.mean_abs_diff)
-        query = functools.partial(runner.infer, _staged_batch(runner, ctx, job.batch_size))
+        query = functools.partial(runner.infer, staged_batch(runner, ctx, job.batch_size))
         meter, meter_reason = runner.power_meter() or default_meter()
         reading = EnergyReading(meter, meter_reason, job.settings.idle_baseline_s)
         with reading:

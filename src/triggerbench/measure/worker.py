@@ -2,6 +2,7 @@
 
 It serves ``workers.protocol``, as the VART worker does in its container:
 ``{"op": "measure", "context_dir": ..., "job": {...}}`` -> ``{"ok": true, "record": {...}}``;
+``{"op": "profile", ..., "n_calls": N}`` answers the same way with a per-layer profile record;
 ``{"op": "close"}`` ends it. Each ``progress.step`` while measuring is sent to the parent as a
 progress message before the reply. A backend that crashes or hangs takes only this process
 down, and the parent records it as failed.
@@ -36,7 +37,18 @@ def measure(request: dict[str, Any]) -> dict[str, Any]:
     return {"record": record.model_dump(mode="json")}
 
 
-HANDLERS = {"measure": measure}
+def profile(request: dict[str, Any]) -> dict[str, Any]:
+    """Answer a ``profile`` request (``profile_one`` turns backend failures into records)."""
+    from triggerbench.measure.job import Context, Job
+    from triggerbench.measure.profile import DEFAULT_CALLS, profile_one
+
+    job = Job.model_validate(request["job"])
+    n_calls = int(request.get("n_calls") or DEFAULT_CALLS)
+    record = profile_one(Context.load(Path(request["context_dir"])), job, n_calls)
+    return {"record": record.model_dump(mode="json")}
+
+
+HANDLERS = {"measure": measure, "profile": profile}
 
 
 def serve(stdin: BinaryIO, channel: BinaryIO) -> None:

@@ -119,8 +119,6 @@ class BackendProfile:
     profiled_call_s: float | None = None
     #: What the figures do not show (e.g. "layer by layer: XLA fuses layers in the real call").
     caveats: list[str] = field(default_factory=list)
-    #: Weights and activations against the chosen fixed-point precision (firmware runners).
-    numerical: list[NumericalProfile] = field(default_factory=list)
 
 
 class AsyncQueue(abc.ABC):
@@ -287,6 +285,15 @@ class Runner(abc.ABC):
         reason where the backend has no profiler; the default does.
         """
         raise ProfileUnavailableError(f"runner {self.name!r} has no per-layer profiler")
+
+    def numerical_profile(self, events: np.ndarray) -> list[NumericalProfile]:
+        """Each layer's weights and activations on ``events`` against the fixed-point types chosen.
+
+        For backends that compute in fixed point (firmware); ``events`` are the validation
+        inputs, not one batch, since a range is only as good as the events it saw. The default
+        (a backend computing in float) has none.
+        """
+        return []
 
     def __enter__(self) -> Runner:
         return self

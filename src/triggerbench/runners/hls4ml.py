@@ -25,11 +25,18 @@ from typing import Any
 import numpy as np
 
 from triggerbench import precision, progress
-from triggerbench.errors import ModelUnsupportedError, RunnerError, RunnerUnavailableError, UserInputError
-from triggerbench.fpga import fidelity, hls_config, hls_reports
+from triggerbench.errors import (
+    ModelUnsupportedError,
+    RunnerError,
+    RunnerUnavailableError,
+    UserInputError,
+)
+from triggerbench.fpga import fidelity, hls_config, hls_reports, numerical
 from triggerbench.fpga.estimate import estimate, layer_costs
 from triggerbench.models.artifact import ModelArtifact, cache_dir, load_keras
 from triggerbench.runners.base import (
+    BackendProfile,
+    NodeTiming,
     Runner,
     RunnerDescription,
     RunnerOptions,
@@ -38,7 +45,7 @@ from triggerbench.runners.base import (
     one_line,
     owned_batch,
 )
-from triggerbench.schema import FpgaFigures
+from triggerbench.schema import FpgaFigures, NumericalProfile
 
 PROJECT_NAME = "myproject"
 #: Written after a successful C-simulation build; its presence makes the build a cache hit.
@@ -51,6 +58,11 @@ GPP_BASE_MB = 400
 GPP_MB_PER_MULT = 0.002
 #: Samples the layer-by-layer overflow check runs through the Keras model.
 FIDELITY_SAMPLES = 2048
+NO_SYNTHESIS = "no HLS synthesis report: per-layer latency needs C-synthesis (Vivado/Vitis HLS)"
+INLINED = (
+    "the C-synthesis report has no per-layer modules: HLS inlined the layers into the top function "
+    "(io_parallel with the Latency strategy does)"
+)
 
 
 def available_memory_mb() -> int | None:
@@ -385,6 +397,61 @@ class Hls4mlRunner(Runner):
     def fpga_figures(self) -> list[FpgaFigures]:
         """Synthesis / co-simulation figures when synthesis ran, and always the analytic estimate."""
         return list(self._fpga)
+
+    def profile(self, staged: np.ndarray, n_calls: int) -> BackendProfile:
+        """Cycles per HLS module from the C-synthesis reports (``numerical_profile``: the values).
+
+        Never timed from the C-simulation: its speed is the emulator's, not the firmware's
+        (``staged`` and ``n_calls`` are unused). Without a synthesis report the rows are empty
+        and the caveat says why.
+        """
+        if self._hls_model is None:
+            raise RunnerError("hls4ml runner: call prepare() before profile()")
+        nodes, source, caveats = self._module_cycles()
+        return BackendProfile(source=source, unit="cycles", nodes=nodes, caveats=caveats)
+
+    def numerical_profile(self, events: np.ndarray) -> list[NumericalProfile]:
+        """Each layer's values on ``events``, through the float Keras model, against hls4ml's types."""
+        if self._hls_model is None:
+            raise RunnerError("hls4ml runner: call prepare() before numerical_profile()")
+        return numerical.profile(self._model, self._hls_model, np.asarray(events))
+
+    def _module_cycles(self) -> tuple[list[NodeTiming], str, list[str]]:
+        """Nodes from the per-module C-synthesis reports, the profile's source, and the caveats."""
+        try:
+            project = hls_reports.locate(self._dir)
+            modules = hls_reports.modules(project)
+        except UserInputError as exc:
+            missing = "report missing" in str(exc) or "no HLS project" in str(exc)
+            reason = NO_SYNTHESIS if missing else f"HLS synthesis reports unreadable: {exc}"
+            return [], "hls4ml numerical profile (no synthesis report)", [reason]
+        source = f"{project.tool} C-synthesis per module ({project.csynth_xml.parent.name}/*_csynth.xml)"
+        if not modules:
+            return [], source, [INLINED]
+        layers = {layer.index: layer for layer in self._hls_model.get_layers()}
+        nodes = []
+        for module in modules:
+            layer = layers.get(hls_reports.layer_index(module.name))
+            details = {
+                "latency_best_cycles": module.latency_best_cycles,
+                "interval_cycles": module.interval_cycles,
+                "pipeline_type": module.pipeline_type,
+            }
+            nodes.append(
+                NodeTiming(
+                    name=module.name,
+                    op_type=layer.class_name if layer is not None else None,
+                    cycles=module.latency_cycles,
+                    layer=layer.name if layer is not None else None,
+                    resources=dict(module.resources),
+                    details={k: v for k, v in details.items() if v is not None},
+                )
+            )
+        caveats = [
+            "C-synthesis estimates per module; in a pipelined or dataflow top the modules overlap, so "
+            "their sum is not the top's latency (fpga figures: hls-csynth)"
+        ]
+        return nodes, source, caveats
 
     def close(self) -> None:
         """Drop the model (the loaded library stays mapped: ctypes cannot unload it safely)."""

@@ -5,8 +5,13 @@ The session, binding and run helpers here are shared with the GPU runners (``onn
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import statistics
+import tempfile
+import time
+from collections import defaultdict
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -15,7 +20,15 @@ from pydantic import BaseModel
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact
 from triggerbench.options import OPTIONS_CONFIG
-from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line, owned_batch
+from triggerbench.runners.base import (
+    BackendProfile,
+    NodeTiming,
+    Runner,
+    RunnerDescription,
+    RunnerOptions,
+    one_line,
+    owned_batch,
+)
 
 SUPPORTED_PRECISIONS = ("f32",)
 PROVIDERS = ("CPUExecutionProvider",)
@@ -170,6 +183,87 @@ def run_bound(session: Any, binding: Any, runner: str) -> None:
         raise RunnerError(f"{runner} runner: inference failed: {ort_message(exc)}") from exc
 
 
+#: The suffix ONNX Runtime's profiler adds to each node's name in its kernel events.
+_KERNEL_SUFFIX = "_kernel_time"
+PROFILER = "onnxruntime session profiling"
+
+
+def node_times(events: list[dict[str, Any]], n_calls: int) -> list[NodeTiming]:
+    """Each node's median kernel time over the last ``n_calls`` runs of a Chrome-trace profile.
+
+    ``events``: what ``end_profiling()`` wrote. Kernel events (``cat`` "Node", name ending
+    ``_kernel_time``, ``dur`` in us) are counted in the ``model_run`` they fall in; runs before
+    the last ``n_calls`` (warm-up) are left out. Nodes keep the order they first ran in.
+    """
+    runs = sorted((e["ts"], e["ts"] + e["dur"]) for e in events if e.get("name") == "model_run")[-n_calls:]
+    if not runs:
+        return []
+    first_ts = runs[0][0]
+    durations_us: dict[str, list[float]] = defaultdict(list)
+    ops: dict[str, tuple[str | None, str | None]] = {}
+    for e in sorted(events, key=lambda e: e.get("ts", 0)):
+        name = e.get("name", "")
+        if e.get("cat") != "Node" or not name.endswith(_KERNEL_SUFFIX) or e["ts"] < first_ts:
+            continue
+        node = name.removesuffix(_KERNEL_SUFFIX)
+        durations_us[node].append(float(e["dur"]))
+        args = e.get("args") or {}
+        ops.setdefault(node, (args.get("op_name"), args.get("provider")))
+    return [
+        NodeTiming(
+            name=node,
+            op_type=ops[node][0],
+            time_s=statistics.median(durations) * 1e-6,
+            n_calls=len(durations),
+            details={"provider": ops[node][1]} if ops[node][1] else {},
+        )
+        for node, durations in durations_us.items()
+    ]
+
+
+def profile_session(
+    ort: Any,
+    artifact: ModelArtifact,
+    so: Any,
+    providers: list[Any],
+    inputs: np.ndarray,
+    n_calls: int,
+    runner: str,
+) -> BackendProfile:
+    """Run ``n_calls`` calls on a second session with ONNX Runtime's profiler on; read its trace.
+
+    The profiler starts with the session, so this one is built beside the measured one, with
+    the same options; its trace file goes to a temp folder removed here.
+    """
+    with tempfile.TemporaryDirectory(prefix="triggerbench-ort-profile-") as folder:
+        so.enable_profiling = True
+        so.profile_file_prefix = os.path.join(folder, "profile")
+        io = open_session(ort, artifact, so, providers, runner, float_only=False)
+        staged = bind_host(ort, io, inputs, runner)
+        calls_s = []
+        for i in range(n_calls + 1):  # the first call sets up arenas: left out, as in prepare
+            t0 = time.perf_counter()
+            run_bound(io.session, staged.binding, runner)
+            if i:
+                calls_s.append(time.perf_counter() - t0)
+        try:
+            with open(io.session.end_profiling(), encoding="utf-8") as fh:
+                events = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise RunnerError(f"{runner} runner: cannot read the profile: {one_line(exc)}") from exc
+    return BackendProfile(
+        source=PROFILER,
+        unit="s",
+        nodes=node_times(events, n_calls),
+        n_calls=n_calls,
+        profiled_call_s=statistics.median(calls_s),
+        caveats=[
+            "node times are kernels only: the time between nodes and the call's own overhead are in "
+            "the whole call, not in the rows"
+        ],
+    )
+
+
 class OnnxRuntimeRunner(Runner):
     """Runs the ONNX export with ONNX Runtime's CPU provider, all graph optimisations on.
 
@@ -211,6 +305,7 @@ class OnnxRuntimeRunner(Runner):
         import onnxruntime as ort
 
         self._ort = ort
+        self._artifact = artifact
         self._intra_op_threads = options.threads or 0  # 0: ONNX Runtime picks the pool size
         so = session_options(ort, self._intra_op_threads)
         self._io = open_session(ort, artifact, so, list(PROVIDERS), self.name, float_only=False)
@@ -227,6 +322,15 @@ class OnnxRuntimeRunner(Runner):
         """Run the bound batch; ONNX Runtime writes the outputs straight into the staged array."""
         run_bound(self._session, staged.binding, self.name)
         return staged.outputs
+
+    def profile(self, staged: HostStaged, n_calls: int) -> BackendProfile:
+        """Per-node kernel times from ONNX Runtime's profiler, on a second session like this one."""
+        if self._session is None:
+            raise RunnerError("onnxruntime runner: call prepare() before profile()")
+        so = session_options(self._ort, self._intra_op_threads)
+        return profile_session(
+            self._ort, self._artifact, so, list(PROVIDERS), staged.inputs, n_calls, self.name
+        )
 
     def describe(self) -> RunnerDescription:
         """Describe the session: version, providers, optimisation level and thread pool."""

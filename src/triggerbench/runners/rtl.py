@@ -8,17 +8,19 @@ testbench (``rtl-testbench``) and the cells Yosys maps the design to (``open-syn
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
 from triggerbench import precision
-from triggerbench.errors import RunnerError, RunnerUnavailableError
+from triggerbench.errors import ProfileUnavailableError, RunnerError, RunnerUnavailableError
 from triggerbench.fpga import parts, rtl_build, rtl_testbench, yosys
 from triggerbench.models.artifact import ModelArtifact
 from triggerbench.options import OPTIONS_CONFIG, Flag, Number, Text
 from triggerbench.runners.base import (
+    BackendProfile,
+    NodeTiming,
     Runner,
     RunnerDescription,
     RunnerOptions,
@@ -258,9 +260,87 @@ class RtlRunner(Runner):
             **common,
         )
 
+    def profile(self, staged: np.ndarray, n_calls: int) -> BackendProfile:
+        """Per pipeline stage: its clock cycle, the register it feeds, da4ml's LUT estimate.
+
+        Nothing is timed (``n_calls`` is unused): a stage is the logic between two registers, one
+        clock cycle by construction; the testbench measured the total. The stages come from
+        da4ml's pipeline (``model/pipeline.json``), which cuts the whole network by logic delay.
+        """
+        if self._build is None or self._tb is None:
+            raise RunnerError("rtl runner: call prepare() before profile()")
+        stages = _pipeline_stages(self._build)
+        input_cycles = self._tb.latency_cycles - len(stages)
+        nodes = [
+            NodeTiming(
+                name="input register",
+                op_type="register",
+                cycles=input_cycles,
+                resources={"ff": float(stages[0].inp_bits)} if input_cycles > 0 else {},
+            )
+        ]
+        for i, stage in enumerate(stages):
+            nodes.append(
+                NodeTiming(
+                    name=f"{self._build.name}_stage{i}",
+                    op_type="pipeline stage",
+                    cycles=1,
+                    resources={"ff": float(stage.out_bits)},
+                    details={
+                        "lut_estimate_da4ml": stage.cost,
+                        "logic_delay_da4ml_units": stage.delay,
+                        "n_ops": stage.n_ops,
+                    },
+                )
+            )
+        caveats = [
+            "pipeline stages, not layers: da4ml cuts the whole network's logic by delay "
+            f"(latency_cutoff {self._options.latency_cutoff:g}), so a stage can hold parts of several layers",
+            f"one clock cycle per stage by construction; the testbench measured {self._tb.latency_cycles} "
+            "in all (the input register included)",
+            "ff: the bits of the register each stage feeds (da4ml's register count); LUTs per stage are "
+            "da4ml's estimate only: Yosys synthesises the flattened design, so its cells are not attributed",
+        ]
+        return BackendProfile(
+            source="da4ml pipeline (model/pipeline.json) + RTL testbench", unit="cycles", nodes=nodes,
+            caveats=caveats,
+        )  # fmt: skip
+
     def close(self) -> None:
         """Drop the emulator (its library stays loaded in the process; the files stay cached)."""
         self._build = None
+
+
+class _Stage(NamedTuple):
+    """One pipeline stage of da4ml's solution."""
+
+    inp_bits: int
+    out_bits: int
+    cost: float
+    delay: float
+    n_ops: int
+
+
+def _pipeline_stages(build: rtl_build.RtlBuild) -> list[_Stage]:
+    """The stages da4ml saved with the build, with their register widths (its ``minimal_kif``)."""
+    from da4ml.types import Pipeline, minimal_kif
+
+    path = build.directory / "model" / "pipeline.json"
+    if not path.is_file():
+        raise ProfileUnavailableError(f"da4ml saved no pipeline with this build ({path.name} missing)")
+
+    def bits(qints: Any) -> int:
+        return int(sum(sum(minimal_kif(q)) for q in qints))
+
+    stages, reached = [], 0.0
+    for sol in Pipeline.load(str(path)).solutions:
+        # da4ml's latency counts the delay from the pipeline's input: this stage's is the step.
+        delay = float(sol.latency[1])
+        stages.append(
+            _Stage(bits(sol.inp_qint), bits(sol.out_qint), float(sol.cost), delay - reached, len(sol.ops))
+        )
+        reached = delay
+    return stages
 
 
 def _cached_testbench(build: rtl_build.RtlBuild) -> rtl_testbench.TestbenchResult:

@@ -25,7 +25,14 @@ from triggerbench.errors import RunnerError, RunnerUnavailableError, UserInputEr
 from triggerbench.models.artifact import ModelArtifact, sha256_file
 from triggerbench.options import OPTIONS_CONFIG, Number, Text, WholeNumber
 from triggerbench.power.base import PowerMeter
-from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, check_batch_shape
+from triggerbench.runners.base import (
+    BackendProfile,
+    NodeTiming,
+    Runner,
+    RunnerDescription,
+    RunnerOptions,
+    check_batch_shape,
+)
 from triggerbench.runners.outofprocess import WorkerProcess
 
 #: The command that starts the worker (e.g. ``docker exec -i vitis-ai python3 /workspace/vart_worker.py``).
@@ -60,6 +67,7 @@ class _Staged(NamedTuple):
 
     message: bytes
     n: int
+    batch: np.ndarray  # for the profile request, which frames it with its own op
 
 
 class VartRunner(Runner):
@@ -185,7 +193,7 @@ class VartRunner(Runner):
             raise RunnerError("vart runner: call prepare() before stage()")
         x = np.ascontiguousarray(inputs, dtype=np.float32)
         check_batch_shape(x, self._artifact.input_shape, "vart")
-        return _Staged(WorkerProcess.encode("infer", batch=x), x.shape[0])
+        return _Staged(WorkerProcess.encode("infer", batch=x), x.shape[0], x)
 
     def infer(self, staged: _Staged) -> np.ndarray:
         """One round trip: the worker quantizes, runs the DPU, dequantizes; outputs in float32."""
@@ -195,6 +203,67 @@ class VartRunner(Runner):
         self.last_compute_s = reply.get("compute_s")
         out = reply["outputs"]
         return out.reshape(staged.n, *self._artifact.output_shape)
+
+    def profile(self, staged: _Staged, n_calls: int) -> BackendProfile:
+        """Per subgraph of the xmodel: the DPU subgraph timed in the worker, the others listed.
+
+        The worker runs the DPU subgraph only; a CPU subgraph (the compiler leaves e.g. a softmax
+        to the CPU) is listed with its device and status ``NOT_RUN``. The host's share of a call
+        (int8 scaling, padding, copies in the worker) is its own row.
+        """
+        if self._worker is None:
+            raise RunnerError("vart runner: call prepare() before profile()")
+        timeout_s = self._opts.timeout_s * max(1, n_calls)
+        reply = self._worker.request("profile", timeout_s=timeout_s, batch=staged.batch, n_calls=n_calls)
+        nodes, not_run = [], []
+        for sg in reply["subgraphs"]:
+            device = sg.get("device")
+            details = {"device": device, "op_types": ",".join(sg.get("op_types") or []) or None}
+            if "time_s" in sg:
+                details["dpu_runs_per_call"] = sg.get("n_runs")
+                status = "EXECUTED"
+            else:
+                status = "NOT_RUN"
+                if device and device.upper() not in ("USER", "DPU"):
+                    not_run.append(f"{sg['name']} ({device})")
+            nodes.append(
+                NodeTiming(
+                    name=sg["name"],
+                    op_type=f"{device} subgraph" if device else "subgraph",
+                    time_s=sg.get("time_s"),
+                    n_calls=reply["n_calls"] if "time_s" in sg else None,
+                    status=status,
+                    details={k: v for k, v in details.items() if v is not None},
+                )
+            )
+        nodes.append(
+            NodeTiming(
+                name="worker host work",
+                op_type="host",
+                time_s=reply["host_s"],
+                n_calls=reply["n_calls"],
+                status="EXECUTED",
+                details={"what": "int8 scaling at 2**fix_point, padding to the DPU batch, copies"},
+            )
+        )
+        caveats = [
+            "DPU time is the worker's wall time in execute_async/wait (median per call), not a device "
+            "counter; the parent's framing and pipe transfer are outside every row",
+            "subgraphs, not layers: the compiler fuses a DPU subgraph's layers, which VART cannot time one "
+            "by one",
+        ]
+        if not_run:
+            caveats.append(
+                f"not run by the worker (the record's outputs are the DPU's): {', '.join(not_run)}"
+            )
+        return BackendProfile(
+            source="vart worker: execute_async/wait per DPU subgraph",
+            unit="s",
+            nodes=nodes,
+            n_calls=reply["n_calls"],
+            profiled_call_s=reply["call_s"],
+            caveats=caveats,
+        )
 
     def describe(self) -> RunnerDescription:
         """The worker's versions, the DPU's batch and fix points, the xmodel's identity."""

@@ -15,13 +15,21 @@ errors: ``protocol``); logs go to stderr. Requests (``{"op": ...}``) and their a
   create ``n`` runners; answers the DPU batch, input/output shapes and fix points.
 - ``infer`` with array ``batch``, float32 ``(n, *input_shape)``: answers array ``outputs``,
   float32 ``(n, output size)``, and ``compute_s``, the seconds spent in execute_async/wait.
+- ``profile`` with array ``batch`` and ``n_calls``: runs ``infer`` ``n_calls`` times and answers
+  ``subgraphs`` (every child subgraph in order: ``name``, ``device``, ``op_types``; the DPU one
+  with ``time_s``, the median seconds per call in execute_async/wait, and ``n_runs``, DPU runs
+  per call), ``call_s`` (median seconds per whole call) and ``host_s`` (median of call minus DPU:
+  int8 scaling, padding and copies). Subgraphs on other devices (the CPU's softmax) are listed
+  but not run: this worker runs the DPU subgraph only.
 - ``close``: drop the runners and exit.
 
 A failed request answers ``{"ok": false, "error": {"type": ..., "message": one line}}`` and the
 worker keeps serving; only ``close`` or the end of stdin stops it.
 """
 
+import math
 import os
+import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -62,6 +70,14 @@ def dpu_subgraphs(graph):
     ]
 
 
+def _op_types(subgraph):
+    """The xir op types in ``subgraph``, sorted (empty where the binding does not list them)."""
+    try:
+        return sorted({str(op.get_type()) for op in subgraph.get_ops()})
+    except Exception:  # noqa: BLE001 - a descriptive extra, never a reason to fail
+        return []
+
+
 def _tensor_info(tensor):
     if not tensor.has_attr("fix_point"):
         raise WorkerError(f"DPU tensor {tensor.name} has no fix_point attribute")
@@ -99,6 +115,7 @@ class DpuModel:
                 "subgraph (layers the DPU lacks split the model)"
             )
         self.graph = graph  # the runners refer to the graph's subgraph: keep it alive
+        self.dpu_name = subgraphs[0].get_name()
         self.dpu_attrs = {}
         for attr in ("dpu_name", "dpu_fingerprint"):
             try:
@@ -180,6 +197,31 @@ class DpuModel:
                 out[start:stop] = out_buf[: stop - start] * self.out_scale
         return out, compute_s
 
+    def profile(self, batch, n_calls):
+        """Time ``n_calls`` calls of ``infer``; list every child subgraph with its device."""
+        if n_calls < 1:
+            raise WorkerError(f"n_calls must be >= 1, got {n_calls}")
+        call_s, dpu_s = [], []
+        for _ in range(n_calls):
+            t0 = time.perf_counter()
+            _out, compute_s = self.infer(batch)
+            call_s.append(time.perf_counter() - t0)
+            dpu_s.append(compute_s)
+        subgraphs = []
+        for sg in self.graph.get_root_subgraph().toposort_child_subgraph():
+            device = str(sg.get_attr("device")) if sg.has_attr("device") else None
+            info = {"name": sg.get_name(), "device": device, "op_types": _op_types(sg)}
+            if sg.get_name() == self.dpu_name:
+                info["time_s"] = statistics.median(dpu_s)
+                info["n_runs"] = int(math.ceil(batch.shape[0] / float(self.dpu_batch)))
+            subgraphs.append(info)
+        return {
+            "subgraphs": subgraphs,
+            "n_calls": n_calls,
+            "call_s": statistics.median(call_s),
+            "host_s": statistics.median([c - d for c, d in zip(call_s, dpu_s)]),  # noqa: B905 - 3.6
+        }
+
     def _run(self, slot):
         in_buf, out_buf = self.buffers[slot]
         runner = self.runners[slot]
@@ -210,7 +252,13 @@ class Worker:
 
     def handlers(self):
         """The ops this worker serves, for ``protocol.serve`` (which answers the versions)."""
-        return {"hello": self.hello, "load": self.load, "infer": self.infer, "close": self.close}
+        return {
+            "hello": self.hello,
+            "load": self.load,
+            "infer": self.infer,
+            "profile": self.profile,
+            "close": self.close,
+        }
 
     def hello(self, request):
         """The versions of xir and vart (None, with the import error, where missing); the model's facts."""
@@ -244,6 +292,19 @@ class Worker:
             raise WorkerError("infer needs the array 'batch'")
         outputs, compute_s = self.model.infer(batch.astype(np.float32, copy=False))
         return {"outputs": outputs, "compute_s": compute_s}
+
+    def profile(self, request):
+        """Time the loaded model on the array ``batch`` over ``n_calls`` calls, per subgraph."""
+        if self.model is None:
+            raise WorkerError("profile before load")
+        batch = request.get("batch")
+        if not isinstance(batch, np.ndarray):
+            raise WorkerError("profile needs the array 'batch'")
+        try:
+            n_calls = int(request.get("n_calls", 1))
+        except (TypeError, ValueError):
+            raise WorkerError("n_calls must be a whole number") from None
+        return self.model.profile(batch.astype(np.float32, copy=False), n_calls)
 
     def close(self, request):
         """Drop the model's runners."""
