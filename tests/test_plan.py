@@ -40,3 +40,9 @@ def test_plan_mistakes_are_one_line_errors(tmp_path, text, message):
 def test_missing_plan(tmp_path):
     with pytest.raises(UserInputError, match="plan file not found"):
         load_plan(tmp_path / "nope.toml")
+
+
+def test_a_plan_names_several_workloads_each_once_in_order(tmp_path):
+    path = tmp_path / "plan.toml"
+    path.write_text('[run]\nworkload = "llp-vgg"\nworkloads = ["muon-l0-teacher", "llp-vgg", "standin-cnn"]\n')
+    assert load_plan(path).run.workload_names() == ["llp-vgg", "muon-l0-teacher", "standin-cnn"]

@@ -50,7 +50,8 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def _cpu_model() -> str | None:
+def cpu_model() -> str | None:
+    """The CPU model name from /proc/cpuinfo (None where it has none)."""
     text = _read(Path("/proc/cpuinfo")) or ""
     for line in text.splitlines():
         if line.startswith("model name"):
@@ -148,7 +149,7 @@ def capture() -> Environment:
         hostname=socket.gethostname(),
         platform=platform.platform(),
         python_version=platform.python_version(),
-        cpu_model=_cpu_model(),
+        cpu_model=cpu_model(),
         cpu_count_logical=os.cpu_count(),
         cores_used=cores,
         thread_settings={k: os.environ[k] for k in THREAD_VARIABLES if k in os.environ},

@@ -3,7 +3,7 @@
 Example ``plan.toml``::
 
     [run]
-    workload = "standin-cnn"
+    workload = "standin-cnn"            # or several: workloads = ["standin-cnn", "l0-muon-qstudent"]
     runners = ["keras", "onnxruntime", "openvino"]
     scenarios = ["single-stream", "offline"]
     batch_sizes = [1, 256]
@@ -31,6 +31,8 @@ class RunSection(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     workload: str | None = None
+    #: Several workloads (``triggerbench farm run`` fans out over each); ``workload`` comes first.
+    workloads: list[str] = Field(default_factory=list)
     model: Path | None = None
     data: Path | None = None
     runners: list[str] = Field(default_factory=list)
@@ -42,6 +44,10 @@ class RunSection(BaseModel):
     runner_options: dict[str, str | int | float | bool] = Field(default_factory=dict)
     out: Path | None = None
     timeout_s: float = Field(1800.0, gt=0)
+
+    def workload_names(self) -> list[str]:
+        """``workload`` and then ``workloads``, each once, in the order given."""
+        return list(dict.fromkeys([*([self.workload] if self.workload else []), *self.workloads]))
 
 
 class Plan(BaseModel):

@@ -138,7 +138,7 @@ def run(
 
     p = load_plan(plan) if plan else Plan()
     settings = override_settings(MeasureSettings.quick() if quick else p.measure, set_ or [])
-    workloads = split(workload) or ([p.run.workload] if p.run.workload else [])
+    workloads = split(workload) or p.run.workload_names()
     if workloads == ["all"]:
         workloads = list(WORKLOADS)
     for w in workloads:

@@ -47,7 +47,8 @@ class Plot:
     figure: Figure
 
 
-def _rc() -> dict:
+def slide_style() -> dict:
+    """Matplotlib settings of every triggerbench plot: sizes for slides, colour-blind palette."""
     rc = dict(sns.axes_style("whitegrid"))
     rc.update(
         {
@@ -83,7 +84,7 @@ def _rows(frame: pd.DataFrame, selected: pd.DataFrame) -> pd.DataFrame:
 def _styled(plot_kind: Callable[[pd.DataFrame], Plot | str]) -> Callable[[pd.DataFrame], Plot | str]:
     @functools.wraps(plot_kind)
     def draw(frame: pd.DataFrame) -> Plot | str:
-        with mpl.rc_context(_rc()):
+        with mpl.rc_context(slide_style()):
             plot = plot_kind(frame if frame.index.is_unique else frame.reset_index(drop=True))
             if isinstance(plot, Plot):
                 # Lay out once and keep it: constrained layout starts from the last state, so a
@@ -256,7 +257,7 @@ def save(plot: Plot, folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"png": folder / f"{plot.name}.png", "pdf": folder / f"{plot.name}.pdf"}
     # No software version or date in the files: the same records give the same bytes.
-    with mpl.rc_context(_rc()):
+    with mpl.rc_context(slide_style()):
         plot.figure.savefig(paths["png"], dpi=PNG_DPI, metadata={"Software": None})
         plot.figure.savefig(
             paths["pdf"], metadata={"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}
