@@ -66,3 +66,22 @@ def test_a_bad_batch_or_call_count_is_one_line_and_exit_2(tmp_path) -> None:
 
 def test_an_unknown_workload_is_one_line_and_exit_2() -> None:
     one_line_error(tb("profile", "--workload", "nosuch", "--runner", "null"), "unknown workload 'nosuch'")
+
+
+def test_values_are_shown_overflows_first_and_a_backend_without_rows_has_no_empty_column() -> None:
+    from profile_records import cycles_profile, numerical, profile_record, timed_profile
+    from rich.console import Console
+
+    from triggerbench.cli.profile import numerical_table, profile_table
+
+    values = [numerical("conv", "weight", -0.5, 0.5, 6), numerical("dense", "activation", -3.0, 70.0, 6)]
+    firmware = profile_record("hls4ml", cycles_profile({}, values))
+    cpu = profile_record("onnxruntime", timed_profile({"conv": 30.0, "dense": 10.0}, whole_call_s=5e-5))
+    table, _ = profile_table([firmware, cpu], ["conv", "dense"])
+    assert [c.header for c in table.columns] == ["layer", "onnxruntime µs", "onnxruntime %"]
+
+    console = Console(width=200, record=True)
+    console.print(numerical_table(firmware))
+    lines = [line for line in console.export_text().splitlines() if "conv" in line or "dense" in line]
+    assert "dense" in lines[0] and "OVERFLOWS" in lines[0] and "37 (3.7 %) saturate" in lines[0]
+    assert "conv" in lines[1] and lines[1].split("│")[-2].strip() == "ok"

@@ -173,7 +173,10 @@ def profile_table(records: Sequence[BenchmarkRecord], layer_order: Sequence[str]
     Returns the table and its footnotes. Rows with no time on any backend (inputs, nodes a
     backend did not run) are left out and counted in a footnote; the records keep them.
     """
-    profiles = {r.runner.name: r.profile for r in records if r.status == "ok" and r.profile is not None}
+    # A backend whose profile has no rows (hls4ml without a synthesis report) says why below.
+    profiles = {
+        r.runner.name: r.profile for r in records if r.status == "ok" and r.profile and r.profile.layers
+    }
     by_runner = {runner: {row.layer: row for row in p.layers} for runner, p in profiles.items()}
     tops = {runner: getattr(_top(p.layers), "layer", None) for runner, p in profiles.items()}
     names: list[str] = []
@@ -243,9 +246,56 @@ def backend_lines(record: BenchmarkRecord) -> list[str]:
     return lines
 
 
+#: Order of the numerical table: what needs fixing first.
+_VERDICT_ORDER = {"overflows": 0, "wastes-bits": 1, "unknown": 2, "ok": 3}
+
+
+def numerical_table(record: BenchmarkRecord) -> Table:
+    """Each layer's values against the fixed-point type chosen: overflowing layers first."""
+    table = Table(title=f"numerical profile: {record.workload.name} on {record.runner.name}")
+    for name in (
+        "layer",
+        "tensor",
+        "min",
+        "max",
+        "type",
+        "range",
+        "outside range",
+        "spare int. bits",
+        "verdict",
+    ):
+        table.add_column(name, justify="right" if name in ("min", "max", "spare int. bits") else "left")
+    rows = record.profile.numerical if record.profile else []
+    for row in sorted(rows, key=lambda r: _VERDICT_ORDER[r.verdict]):  # stable: model order within
+        outside = "—"
+        if row.overflow_count is not None:
+            fraction = f" ({100 * row.overflow_fraction:.2g} %)" if row.overflow_fraction else ""
+            outside = f"{row.overflow_count:,}{fraction}" + (
+                f" {row.overflow_mode}" if row.overflow_count else ""
+            )
+        span = (
+            "—"
+            if row.range_min is None or row.range_max is None
+            else f"{row.range_min:g} … {row.range_max:g}"
+        )
+        verdict = "[bold red]OVERFLOWS[/]" if row.verdict == "overflows" else row.verdict
+        table.add_row(
+            escape(row.layer),
+            row.tensor,
+            "—" if row.min is None else f"{row.min:.3g}",
+            "—" if row.max is None else f"{row.max:.3g}",
+            escape(row.precision or "—"),
+            span,
+            outside,
+            "—" if row.wasted_integer_bits is None else str(row.wasted_integer_bits),
+            verdict,
+        )
+    return table
+
+
 def show_profiles(records: Sequence[BenchmarkRecord], layer_order: Sequence[str]) -> None:
-    """Print the per-layer table, its footnotes, and each backend's totals and caveats."""
-    if any(r.status == "ok" and r.profile is not None for r in records):
+    """Print the per-layer table, its footnotes, each backend's totals and caveats, and values."""
+    if any(r.status == "ok" and r.profile and r.profile.layers for r in records):
         table, notes = profile_table(records, layer_order)
         console.print(table)
         for note in notes:
@@ -253,3 +303,6 @@ def show_profiles(records: Sequence[BenchmarkRecord], layer_order: Sequence[str]
     for record in records:
         for line in backend_lines(record):
             console.print(line, highlight=False, soft_wrap=True, markup=False)
+    for record in records:
+        if record.profile and record.profile.numerical:
+            console.print(numerical_table(record))
