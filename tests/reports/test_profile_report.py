@@ -280,3 +280,16 @@ def test_report_command_on_a_folder_of_profiles_writes_every_format(tmp_path):
         latex = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "report.tex"]
         compiled = subprocess.run(latex, cwd=out, capture_output=True, text=True, timeout=300)
         assert compiled.returncode == 0, compiled.stdout[-3000:]
+
+
+def test_a_firmware_profile_of_values_only_gets_its_numerical_table_and_plot():
+    """hls4ml without a synthesis report: no per-layer cycles, but the values against the types."""
+    from profile_records import cycles_profile, numerical
+
+    values = [numerical("fc", "weight", -0.5, 0.5, 6), numerical("out", "activation", -3.0, 70.0, 6)]
+    frame = to_frame([profile_record("hls4ml", cycles_profile({}, values), workload="muon-l0-student")])
+    tables, not_drawn = profile_tables(frame)
+    assert not_drawn == [] and len(tables) == 1
+    markdown = render.to_markdown(tables[0])
+    assert markdown.index("| out |") < markdown.index("| fc |") and "OVERFLOWS" in markdown
+    assert numerical_ranges(frame) is not None

@@ -32,15 +32,14 @@ def _workloads(frame: pd.DataFrame, workload: str | None) -> list[str]:
     return sorted(set(names) if workload is None else set(names) & {workload})
 
 
-def labelled(records: pd.DataFrame) -> pd.DataFrame:
-    """Ok profile records with rows, each with ``_label`` (runner, plus what tells repeats apart).
+def labelled(records: pd.DataFrame, rows: str = "profile.layers") -> pd.DataFrame:
+    """Ok profile records with ``rows`` (per-layer rows, or ``profile.numerical``), each labelled.
 
-    Ordered by label: the backends' columns and bars.
+    ``_label`` is the runner, plus what tells repeats apart. Ordered by label: the backends'
+    columns and bars.
     """
     records = ok(records)
-    records = records[
-        column(records, "profile.layers").map(lambda rows: isinstance(rows, list) and bool(rows))
-    ]
+    records = records[column(records, rows).map(lambda entries: isinstance(entries, list) and bool(entries))]
     if records.empty:
         return records.assign(_label=pd.Series(dtype=object), _mapped=pd.Series(dtype=int))
     labels = column(records, "runner.name").astype(str)
@@ -399,14 +398,16 @@ def profile_tables(frame: pd.DataFrame, workload: str | None = None) -> tuple[li
     tables, not_drawn = [], []
     for name in _workloads(records, workload):
         mine = records[column(records, "workload.name") == name]
-        backends = labelled(mine)
-        if backends.empty:
+        backends, valued = labelled(mine), labelled(mine, "profile.numerical")
+        if backends.empty and valued.empty:
             lines = unavailable_lines(mine) or ["no profile with per-layer rows"]
             not_drawn += [f"profile of {name}: {line}" for line in lines]
             continue
-        rows = layer_rows(mine)
-        tables += [_layer_table(name, mine, rows), _summary_table(name, backends)]
-        numeric = numerical_rows(backends, source_order(backends))
+        if not backends.empty:
+            rows = layer_rows(mine)
+            tables += [_layer_table(name, mine, rows), _summary_table(name, backends)]
+        # A firmware profile may hold values only (no synthesis report, so no per-layer cycles).
+        numeric = numerical_rows(valued, source_order(backends) if not backends.empty else [])
         if not numeric.empty:
             tables.append(_numerical_table(name, numeric))
     return tables, not_drawn

@@ -220,10 +220,11 @@ def _ranges(ax: Axes, rows: pd.DataFrame) -> None:
 @_styled
 def numerical_ranges(frame: pd.DataFrame) -> Plot | None:
     """|min| .. |max| of each layer's tensors against the chosen precision's range (one workload)."""
-    backends = labelled(frame)
+    backends = labelled(frame, "profile.numerical")
     if backends.empty:
         return None
-    rows = numerical_rows(backends, source_order(backends))
+    timed = labelled(frame)
+    rows = numerical_rows(backends, source_order(timed) if not timed.empty else [])
     if rows.empty:
         return None
     rows = rows.sort_values(["backend", "_order", "_tensor"], kind="stable")  # model order, as hls4ml
