@@ -313,7 +313,8 @@ def numerical_rows(backends: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     if not out:
         return pd.DataFrame()
     frame = pd.DataFrame(out)
-    position = {name: i for i, name in enumerate(order)}
+    # Without timed rows to give the model's order, the profile's own order (hls4ml's) is kept.
+    position = {name: i for i, name in enumerate(order or dict.fromkeys(frame["layer"]))}
     overflowing = frame.groupby(["backend", "layer"])["verdict"].transform(lambda v: (v == "overflows").any())
     frame = frame.assign(
         _overflowing=overflowing,
