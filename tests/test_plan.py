@@ -44,5 +44,7 @@ def test_missing_plan(tmp_path):
 
 def test_a_plan_names_several_workloads_each_once_in_order(tmp_path):
     path = tmp_path / "plan.toml"
-    path.write_text('[run]\nworkload = "llp-vgg"\nworkloads = ["muon-l0-teacher", "llp-vgg", "standin-cnn"]\n')
+    path.write_text(
+        '[run]\nworkload = "llp-vgg"\nworkloads = ["muon-l0-teacher", "llp-vgg", "standin-cnn"]\n'
+    )
     assert load_plan(path).run.workload_names() == ["llp-vgg", "muon-l0-teacher", "standin-cnn"]
