@@ -81,3 +81,13 @@ def test_keras_profile_without_xla_says_so(standin_artifact, batches) -> None:
     _check_rows(figures)
     assert "without" not in backend.source and "XLA" not in backend.source
     assert figures.caveats[0] == "layer by layer: the real call runs the layers as one graph"
+
+
+def test_the_cuda_runners_say_why_they_offer_no_profile():
+    from triggerbench.errors import ProfileUnavailableError
+    from triggerbench.runners.onnxruntime_gpu import OnnxRuntimeCudaRunner
+    from triggerbench.runners.onnxruntime_tensorrt import OnnxRuntimeTensorrtRunner
+
+    for cls in (OnnxRuntimeCudaRunner, OnnxRuntimeTensorrtRunner):
+        with pytest.raises(ProfileUnavailableError, match="launch on the host, not its run on the GPU"):
+            cls().profile(None, 10)

@@ -23,11 +23,11 @@ from typing import Annotated, Any, NamedTuple
 import numpy as np
 from pydantic import BaseModel, Field
 
-from triggerbench.errors import RunnerError, RunnerUnavailableError
+from triggerbench.errors import ProfileUnavailableError, RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact
 from triggerbench.options import OPTIONS_CONFIG, WholeNumber, any_case
 from triggerbench.power.base import PowerMeter
-from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions, one_line
+from triggerbench.runners.base import BackendProfile, Runner, RunnerDescription, RunnerOptions, one_line
 from triggerbench.runners.onnxruntime import (
     SessionIO,
     bind_host,
@@ -328,6 +328,13 @@ class OnnxRuntimeCudaRunner(Runner):
         copies = [self.stage(host) for _ in range(n)]
         self._queue_n = n
         return ThreadedQueue([functools.partial(self.infer, copy) for copy in copies], self.name)
+
+    def profile(self, staged: Any, n_calls: int) -> BackendProfile:
+        """Not offered: ONNX Runtime's profiler would time the kernels' launches, not their GPU run."""
+        raise ProfileUnavailableError(
+            "ONNX Runtime's session profiler times a CUDA node's launch on the host, not its run on "
+            "the GPU (asynchronous kernels); a per-kernel GPU profile needs Nsight Systems or CUPTI"
+        )
 
     def describe(self) -> RunnerDescription:
         """Backend, GPU (as NVML describes it), precision, timing and the provider's settings."""
