@@ -85,3 +85,22 @@ def test_values_are_shown_overflows_first_and_a_backend_without_rows_has_no_empt
     lines = [line for line in console.export_text().splitlines() if "conv" in line or "dense" in line]
     assert "dense" in lines[0] and "OVERFLOWS" in lines[0] and "37 (3.7 %) saturate" in lines[0]
     assert "conv" in lines[1] and lines[1].split("│")[-2].strip() == "ok"
+
+
+def test_keras_on_jax_profiles_each_layer(tmp_path) -> None:
+    """``stateless_call`` passes keywords straight to ``call``: a Conv2D takes no ``training``."""
+    out = tmp_path / "results"
+    proc = tb(
+        "profile", "--workload", "standin-cnn", "--runner", "keras", "-O", "keras.backend=jax",
+        "--calls", "3", "--quick", "--out", str(out), cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    record = _records(out)["keras"]
+    assert record["status"] == "ok" and record["runner"]["backend"] == "jax"
+    assert [row["layer"] for row in record["profile"]["layers"]] == [
+        "conv",
+        "max_pooling2d",
+        "flatten",
+        "dense",
+        "slope_offset",
+    ]

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import functools
-import statistics
-import time
-from collections.abc import Callable
 from typing import Annotated, Any, Literal, NamedTuple
 
 import numpy as np
@@ -14,9 +11,9 @@ from pydantic import BaseModel
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact, register_custom_layers
 from triggerbench.options import OPTIONS_CONFIG, Flag, any_case
+from triggerbench.runners import keras_layers
 from triggerbench.runners.base import (
     BackendProfile,
-    NodeTiming,
     Runner,
     RunnerDescription,
     RunnerOptions,
@@ -251,86 +248,21 @@ class KerasRunner(Runner):
     def profile(self, staged: _Staged, n_calls: int) -> BackendProfile:
         """Time each layer alone, on its input from the staged batch, compiled as the real call is.
 
-        Keras has no per-layer profiler of its own: each layer gets a function of its own (a TF
-        concrete function or a ``jax.jit`` executable, XLA-compiled when the runner is), and the
-        layers run one after another, timed one by one, ``n_calls`` times.
+        Keras has no per-layer profiler of its own: ``keras_layers.profile_layers`` gives each
+        layer a function of its own and times the layers one after another.
         """
         if self._fn is None:
             raise RunnerError(f"{self.name} runner: call prepare() before profile()")
-        keras = self._keras
-        layers = [layer for layer in self._model.layers if not isinstance(layer, keras.layers.InputLayer)]
-        try:
-            with self._scope():
-                probe = keras.Model(self._model.inputs, [layer.input for layer in layers])
-                inputs = probe(staged.tensor, training=False)
-                calls = [self._layer_call(layer, x) for layer, x in zip(layers, inputs, strict=True)]
-        except Exception as exc:
-            raise RunnerError(
-                f"{self.name} runner: cannot compile the layers one by one: {one_line(exc)}"
-            ) from exc
-        empty = self._layer_call(_Identity(), staged.tensor)  # what any one compiled call costs
-        times_s: list[list[float]] = [[] for _ in layers]
-        empty_s = []
-        chain_s = []
-        for _ in range(n_calls):
-            start = time.perf_counter()
-            for call, spent in zip(calls, times_s, strict=True):
-                t0 = time.perf_counter()
-                call()
-                spent.append(time.perf_counter() - t0)
-            chain_s.append(time.perf_counter() - start)
-            t0 = time.perf_counter()
-            empty()
-            empty_s.append(time.perf_counter() - t0)
-        compiled = "XLA-compiled" if self._jit_compile else "compiled"
-        return BackendProfile(
-            source=f"keras layer by layer ({self._backend}, each layer {compiled} alone)",
-            unit="s",
-            nodes=[
-                NodeTiming(
-                    name=layer.name,
-                    op_type=type(layer).__name__,
-                    time_s=statistics.median(spent),
-                    n_calls=n_calls,
-                    layer=layer.name,
-                )
-                for layer, spent in zip(layers, times_s, strict=True)
-            ],
-            n_calls=n_calls,
-            profiled_call_s=statistics.median(chain_s),
-            caveats=[
-                "layer by layer: XLA fuses layers in the real call"
-                if self._jit_compile
-                else "layer by layer: the real call runs the layers as one graph",
-                f"each row is a call of its own: it includes one call's overhead, which the whole call "
-                f"pays once (an empty compiled call: {statistics.median(empty_s) * 1e6:.1f} us median here)",
-            ],
-        )
-
-    def _layer_call(self, layer: Any, x: Any) -> Callable[[], Any]:
-        """One layer on its input ``x``, compiled now; returns a call that waits for its output."""
-        if self._jax is not None:
-            import jax
-
-            state = (
-                [v.value for v in layer.trainable_variables],
-                [v.value for v in layer.non_trainable_variables],
+        with self._scope():
+            return keras_layers.profile_layers(
+                self._model,
+                staged.tensor,
+                n_calls,
+                tf=None if self._jax is not None else self._tf,
+                jit_compile=self._jit_compile,
+                backend=self._backend,
+                runner=self.name,
             )
-
-            def call(trainable: Any, non_trainable: Any, x: Any) -> Any:
-                return layer.stateless_call(trainable, non_trainable, x, training=False)[0]
-
-            fn = jax.jit(call).lower(*state, x).compile() if self._jit_compile else call
-            run = functools.partial(fn, *state, x)
-            jax.block_until_ready(run())
-            return lambda: jax.block_until_ready(run())
-        tf = self._tf
-        spec = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), x)
-        fn = tf.function(lambda x: layer(x, training=False), jit_compile=self._jit_compile)
-        concrete = fn.get_concrete_function(spec)
-        concrete(x)  # XLA compiles on the first call
-        # TF's eager calls on the host return when the outputs are computed.
-        return functools.partial(concrete, x)
 
     def describe(self) -> RunnerDescription:
         """Describe the Keras backend, device, thread pools and compile settings."""
@@ -395,20 +327,6 @@ class KerasRunner(Runner):
         self._jax = None
         self._model = None
         self._concrete = {}
-
-
-class _Identity:
-    """A layer that returns its input: timed as an empty compiled call (the cost of any call)."""
-
-    name = "identity"
-    trainable_variables: list[Any] = []
-    non_trainable_variables: list[Any] = []
-
-    def __call__(self, x: Any, training: bool = False) -> Any:
-        return x * 1.0  # an op, so XLA compiles and runs something rather than aliasing the input
-
-    def stateless_call(self, trainable: Any, non_trainable: Any, x: Any, training: bool = False) -> Any:
-        return self(x), non_trainable
 
 
 class _JaxCall:
