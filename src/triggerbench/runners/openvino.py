@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import statistics
-import time
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -16,10 +13,10 @@ from triggerbench import scenarios
 from triggerbench.errors import RunnerError, RunnerUnavailableError
 from triggerbench.models.artifact import ModelArtifact
 from triggerbench.options import OPTIONS_CONFIG, WholeNumber, any_case
+from triggerbench.runners import openvino_profile
 from triggerbench.runners.base import (
     AsyncQueue,
     BackendProfile,
-    NodeTiming,
     Runner,
     RunnerDescription,
     RunnerOptions,
@@ -108,54 +105,6 @@ def _raw_queue_calls() -> tuple[Callable[[Any, Any], None], Callable[[Any], int]
     # ov.AsyncInferQueue.start_async() looks the idle request up once more and runs the input
     # dispatcher; with every request's tensors preset, the pybind call with no inputs suffices.
     return (lambda queue, userdata: base_start(queue, {}, userdata)), RawAsyncInferQueue.get_idle_request_id
-
-
-def _onnx_producers(path: Any) -> dict[str, str]:
-    """ONNX tensor name -> the node that produces it; empty where ``onnx`` cannot read the file.
-
-    OpenVINO names a model's output node by its output tensor (``Identity:0``).
-    """
-    try:
-        import onnx
-
-        graph = onnx.load(str(path), load_external_data=False).graph
-    except Exception:  # only names are lost: rows then keep OpenVINO's own
-        return {}
-    return {out: node.name for node in graph.node for out in node.output if node.name}
-
-
-def _fused_names(compiled: Any, producers: dict[str, str]) -> dict[str, str]:
-    """Each runtime node's original nodes (``originalLayersNames``), comma-separated, in ONNX names."""
-    names = {}
-    for op in compiled.get_runtime_model().get_ordered_ops():
-        info = op.get_rt_info()
-        if "originalLayersNames" in info:
-            original = [n for n in info["originalLayersNames"].astype(str).split(",") if n]
-            names[op.get_friendly_name()] = ",".join(producers.get(n, n) for n in original)
-    return names
-
-
-def _profile_compiled(ov: Any, compiled: Any, inputs: np.ndarray, outputs: np.ndarray, n_calls: int):
-    """Infer ``n_calls`` times on a PERF_COUNT model; each node's median time and the calls' times.
-
-    ``get_profiling_info`` holds the last call's counters only: it is read after each call,
-    outside the timed part.
-    """
-    request = compiled.create_infer_request()
-    request.set_input_tensor(ov.Tensor(inputs, shared_memory=True))
-    request.set_output_tensor(ov.Tensor(np.empty_like(outputs), shared_memory=True))
-    request.infer()  # first-run setup, as in prepare
-    times_s: dict[str, list[float]] = defaultdict(list)
-    kinds: dict[str, tuple[str, str, str]] = {}
-    calls_s = []
-    for _ in range(n_calls):
-        t0 = time.perf_counter()
-        request.infer()
-        calls_s.append(time.perf_counter() - t0)
-        for info in request.get_profiling_info():
-            times_s[info.node_name].append(info.real_time.total_seconds())
-            kinds[info.node_name] = (info.node_type, info.exec_type, info.status.name)
-    return times_s, kinds, calls_s
 
 
 class _Staged(NamedTuple):
@@ -390,43 +339,16 @@ class OpenVinoRunner(Runner):
         return queue
 
     def profile(self, staged: _Staged, n_calls: int) -> BackendProfile:
-        """Per-node times from OpenVINO's PERF_COUNT, on a second compile of the same model.
-
-        Nodes the plugin fused into another (OPTIMIZED_OUT) or did not run (NOT_RUN) are kept,
-        with their status and no time; ``fused_names`` lists the original nodes each one holds.
-        """
+        """Per-node times from OpenVINO's PERF_COUNT, on a second compile of the same model."""
         if self._compiled is None:
             raise RunnerError("openvino runner: call prepare() before profile()")
         try:
             compiled = self._core.compile_model(self._model, DEVICE, {**self._config, "PERF_COUNT": True})
-            fused = _fused_names(compiled, _onnx_producers(self._path))
-            times_s, kinds, calls_s = _profile_compiled(
-                self._ov, compiled, staged.inputs, staged.outputs, n_calls
+            return openvino_profile.profile_compiled(
+                self._ov, compiled, self._path, staged.inputs, staged.outputs, n_calls
             )
         except Exception as exc:
             raise RunnerError(f"openvino runner: profiling failed: {one_line(exc, last=True)}") from exc
-        nodes = [
-            NodeTiming(
-                name=name,
-                op_type=kinds[name][0],
-                time_s=statistics.median(values),
-                n_calls=len(values),
-                status=kinds[name][2],
-                details={"exec_type": kinds[name][1], "fused_names": fused.get(name, "")},
-            )
-            for name, values in times_s.items()
-        ]
-        return BackendProfile(
-            source="openvino PERF_COUNT",
-            unit="s",
-            nodes=nodes,
-            n_calls=n_calls,
-            profiled_call_s=statistics.median(calls_s),
-            caveats=[
-                "node times are the CPU plugin's per-node counters (us resolution): nodes it fused "
-                "count on the node they were fused into"
-            ],
-        )
 
     def describe(self) -> RunnerDescription:
         """Describe the compiled model from the values OpenVINO reports back, not our requests."""
