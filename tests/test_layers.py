@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "quiet": 1,
     "scenarios": 1,
     "precision": 1,
+    "config_files": 1,
     "environment": 2,
     "devices": 3,
     "physics": 3,

@@ -14,13 +14,12 @@ Example ``plan.toml``::
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from triggerbench.errors import UserInputError
+from triggerbench.config_files import read_toml_model
 from triggerbench.measure.job import Harness, Scenario
 from triggerbench.measure.settings import MeasureSettings
 
@@ -59,27 +58,6 @@ class Plan(BaseModel):
     measure: MeasureSettings = MeasureSettings()
 
 
-def _one_line(exc: ValidationError, path: Path) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    if err["type"] == "extra_forbidden":
-        section = err["loc"][0] if len(err["loc"]) > 1 else None
-        model = {"run": RunSection, "measure": MeasureSettings}.get(section, Plan)
-        known = ", ".join(model.model_fields)
-        return f"{path}: unknown key {where!r}; known keys here: {known}"
-    return f"{path}: {where}: {err['msg']}"
-
-
 def load_plan(path: Path) -> Plan:
     """Read and validate a plan file; any problem is one ``UserInputError`` line."""
-    path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserInputError(f"plan file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UserInputError(f"{path}: not valid TOML: {exc}") from None
-    try:
-        return Plan.model_validate(raw)
-    except ValidationError as exc:
-        raise UserInputError(_one_line(exc, path)) from None
+    return read_toml_model(path, Plan, "plan file")

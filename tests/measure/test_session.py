@@ -152,7 +152,7 @@ def test_ok_record_carries_the_cpus_nominal_tdp_beside_the_measured_power(
 ):
     from triggerbench import environment
 
-    monkeypatch.setattr(environment, "_cpu_model", lambda: "Intel(R) Xeon(R) CPU E5-2698 v3 @ 2.30GHz")
+    monkeypatch.setattr(environment, "cpu_model", lambda: "Intel(R) Xeon(R) CPU E5-2698 v3 @ 2.30GHz")
     record = measure_one(standin_ctx, job(runner))
     assert record.status == "ok", record.error
     nominal = record.power_nominal
@@ -170,7 +170,7 @@ def test_ok_record_carries_the_cpus_nominal_tdp_beside_the_measured_power(
 def test_an_unknown_cpu_model_records_why_there_is_no_nominal_tdp(standin_ctx, job, monkeypatch):
     from triggerbench import environment
 
-    monkeypatch.setattr(environment, "_cpu_model", lambda: "Intel(R) Xeon(R) Processor")
+    monkeypatch.setattr(environment, "cpu_model", lambda: "Intel(R) Xeon(R) Processor")
     record = measure_one(standin_ctx, job("onnxruntime"))
     assert record.status == "ok", record.error
     assert record.power_nominal.source == "nominal-tdp"

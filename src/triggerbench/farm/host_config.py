@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from triggerbench.errors import UserInputError
+from triggerbench.config_files import read_toml_model
 
 #: Environment variable naming the host's configuration file when ``--host-config`` is not given.
 HOST_CONFIG_ENV = "TRIGGERBENCH_HOST_CONFIG"
@@ -70,19 +69,6 @@ class HostConfig(BaseModel):
     tools: ToolsSection = ToolsSection()
 
 
-_SECTIONS: dict[str, type[BaseModel]] = {"vart": VartSection, "tools": ToolsSection}
-
-
-def _one_line(exc: ValidationError, path: Path) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    if err["type"] == "extra_forbidden":
-        model = _SECTIONS.get(str(err["loc"][0])) if len(err["loc"]) > 1 else HostConfig
-        known = ", ".join(model.model_fields) if model else ""
-        return f"{path}: unknown key {where!r}; known keys here: {known}"
-    return f"{path}: {where}: {err['msg']}"
-
-
 def load_host_config(path: Path | None = None) -> HostConfig:
     """Read ``path`` (else ``$TRIGGERBENCH_HOST_CONFIG``, else none: the defaults).
 
@@ -93,14 +79,4 @@ def load_host_config(path: Path | None = None) -> HostConfig:
         if not env:
             return HostConfig()
         path = Path(env)
-    path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserInputError(f"host config not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UserInputError(f"{path}: not valid TOML: {exc}") from None
-    try:
-        return HostConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise UserInputError(_one_line(exc, path)) from None
+    return read_toml_model(path, HostConfig, "host config")

@@ -18,6 +18,7 @@ from triggerbench.errors import ModelUnsupportedError, ProfileUnavailableError
 from triggerbench.measure.job import Context, Job
 from triggerbench.measure.session import (
     not_measurable,
+    runner_info,
     runner_options_for,
     staged_batch,
     unmeasured_record,
@@ -33,7 +34,6 @@ from triggerbench.schema import (
     LayerProfile,
     NumericalProfile,
     ProfileFigures,
-    RunnerInfo,
     ScenarioInfo,
     Status,
 )
@@ -142,19 +142,7 @@ def _profile(ctx: Context, job: Job, cls: type[Runner], env, n_calls: int) -> Be
         run_id=job.run_id,
         status=Status.OK,
         workload=workload_info(ctx, cls.formats),
-        runner=RunnerInfo(
-            name=job.runner,
-            backend=description.backend,
-            backend_version=description.backend_version,
-            device=description.device,
-            device_model=description.device_model,
-            gpu=description.gpu,
-            timing=description.timing,  # type: ignore[arg-type]
-            precision=description.precision,
-            batch_size=job.batch_size,
-            threads=description.threads,
-            settings=description.settings,
-        ),
+        runner=runner_info(job, description),
         scenario=ScenarioInfo(
             name=SCENARIO,
             harness=HARNESS,

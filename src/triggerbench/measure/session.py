@@ -19,7 +19,7 @@ from triggerbench.measure.tight_loop import calibrate_latency_s, harness_overhea
 from triggerbench.power import default_meter
 from triggerbench.power.tdp import nominal_tdp
 from triggerbench.runners import registry
-from triggerbench.runners.base import Runner, RunnerOptions
+from triggerbench.runners.base import Runner, RunnerDescription, RunnerOptions
 from triggerbench.runners.null import NullRunner
 from triggerbench.schema import (
     BenchmarkRecord,
@@ -267,19 +267,7 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
         run_id=job.run_id,
         status=Status.OK,
         workload=workload_info(ctx, cls.formats),
-        runner=RunnerInfo(
-            name=job.runner,
-            backend=description.backend,
-            backend_version=description.backend_version,
-            device=description.device,
-            device_model=description.device_model,
-            gpu=description.gpu,
-            timing=description.timing,  # type: ignore[arg-type]
-            precision=description.precision,
-            batch_size=job.batch_size,
-            threads=description.threads,
-            settings=description.settings,
-        ),
+        runner=runner_info(job, description),
         scenario=ScenarioInfo(
             name=job.scenario,
             harness=outcome.harness,  # type: ignore[arg-type]
@@ -298,6 +286,23 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
         fpga=fpga,
         environment=env,
         warnings=notes,
+    )
+
+
+def runner_info(job: Job, description: RunnerDescription) -> RunnerInfo:
+    """The record's runner section: what the prepared runner says ran, at the job's batch size."""
+    return RunnerInfo(
+        name=job.runner,
+        backend=description.backend,
+        backend_version=description.backend_version,
+        device=description.device,
+        device_model=description.device_model,
+        gpu=description.gpu,
+        timing=description.timing,  # type: ignore[arg-type]
+        precision=description.precision,
+        batch_size=job.batch_size,
+        threads=description.threads,
+        settings=description.settings,
     )
 
 
