@@ -81,3 +81,26 @@ def test_a_plan_needing_a_gpu_on_a_host_without_one_fails_fast(tmp_path) -> None
         proc,
         "no worker has the resources these jobs need: gpu=1 (runner keras-gpu); the workers offer: cpu=1",
     )
+
+
+def test_a_night_goes_to_its_own_folder_under_the_history_root(tmp_path) -> None:
+    import socket
+    from datetime import UTC, datetime
+
+    root = tmp_path / "history"
+    proc = tb("farm", "run", str(plan(tmp_path, '["null"]')), "--history", str(root), env=env())
+    assert proc.returncode == 0, proc.stderr
+    (night,) = root.iterdir()
+    date, commit, hosts = night.name.split("_", 2)
+    assert date == datetime.now(UTC).strftime("%Y-%m-%d") and len(commit) == 8
+    assert hosts == socket.gethostname().replace("_", "-")
+    (record,) = (json.loads(p.read_text()) for p in night.glob("*.json"))
+    assert record["status"] == "ok" and record["environment"]["git_commit"].startswith(commit)
+    check = tb("farm", "check", str(root))
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_out_and_history_together_are_one_line(tmp_path) -> None:
+    path = str(plan(tmp_path, '["null"]'))
+    proc = tb("farm", "run", path, "--out", str(tmp_path / "o"), "--history", str(tmp_path))
+    one_line_error(proc, "give exactly one of --out DIR or --history ROOT")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from rich.markup import escape
 
 from triggerbench.cli.app import app
 from triggerbench.cli.display import err_console, run_display
+from triggerbench.errors import UserInputError
 
 farm_app = typer.Typer(
     no_args_is_help=True,
@@ -31,7 +33,14 @@ def farm_run(
     plan: Annotated[
         Path, typer.Argument(help="Plan file (TOML), as for `run --plan`, with workloads = [...].")
     ],
-    out: Annotated[Path, typer.Option(help="Folder for the night's result files.")],
+    out: Annotated[Path | None, typer.Option(help="Folder for the night's result files.")] = None,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            help="History root: the records go to a new night folder in it, named by date, "
+            "commit and the workers' hosts (instead of --out).",
+        ),
+    ] = None,
     scheduler: Annotated[
         str,
         typer.Option(
@@ -72,28 +81,37 @@ def farm_run(
     ] = None,
 ) -> None:
     """Fan a plan out over a Dask cluster: one job per workload, runner, scenario and batch."""
+    from triggerbench import environment
     from triggerbench.farm import dispatch
     from triggerbench.farm.capabilities import detect
+    from triggerbench.farm.history import night_name
     from triggerbench.farm.host_config import load_host_config
     from triggerbench.farm.plan import expand
     from triggerbench.files import ensure_writable
     from triggerbench.plan import load_plan
     from triggerbench.reports import summary
 
-    jobs = expand(load_plan(plan), plan, out, job_timeout)
-    out_dir = ensure_writable(out)
+    if (out is None) == (history is None):
+        raise UserInputError("give exactly one of --out DIR or --history ROOT")
+    loaded = load_plan(plan)
+    expand(loaded, plan, out or Path(history), job_timeout)  # a plan it cannot expand fails here, first
     resources = detect(load_host_config(host_config)).resources if scheduler == dispatch.LOCAL else {}
-    runner_width = max(len(fj.job.runner) for fj in jobs)
-    widths = [
-        max(len(h), runner_width if c == "runner" else 9)
-        for c, h in zip(FARM_COLUMNS, summary.headers(FARM_COLUMNS), strict=True)
-    ]
     with contextlib.ExitStack() as stack:
         if shared_dir is None and scheduler == dispatch.LOCAL:  # the workers are on this host
             shared_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="triggerbench-farm-")))
         client = stack.enter_context(
             dispatch.connect(scheduler, resources, n_workers=workers, retries=retries)
         )
+        if history is not None:
+            when, commit = datetime.now(UTC), environment.capture().git_commit
+            out = history / night_name(when, commit, dispatch.worker_hosts(client))
+        jobs = expand(loaded, plan, out, job_timeout)
+        out_dir = ensure_writable(out)
+        runner_width = max(len(fj.job.runner) for fj in jobs)
+        widths = [
+            max(len(h), runner_width if c == "runner" else 9)
+            for c, h in zip(FARM_COLUMNS, summary.headers(FARM_COLUMNS), strict=True)
+        ]
         with run_display(len(jobs)) as shown:
             shown.doing(f"{len(jobs)} job(s) on {scheduler}")
 

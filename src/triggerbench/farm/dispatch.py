@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +103,11 @@ def connect(
                 f"{one_line(exc)}"
             ) from None
         yield stack.enter_context(client)
+
+
+def worker_hosts(client) -> list[str]:
+    """The host names of the workers (each asked for its own: a scheduler may see only addresses)."""
+    return sorted(set(client.run(socket.gethostname).values()))
 
 
 def worker_resources(client) -> dict[str, dict[str, float]]:

@@ -21,6 +21,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,25 @@ _EMPTY_DTYPES = {
     "timestamp_utc": np.int64,
     **dict.fromkeys(FIGURE_COLUMNS, float),
 }
+
+
+#: Longest night folder name: the host set is cut (with a count) to keep it a portable file name.
+MAX_NIGHT_NAME = 120
+
+
+def night_name(when: datetime, commit: str | None, hosts: list[str]) -> str:
+    """``2026-11-30_3f2a9c1e_gpu-01+xeon-01``: a night's folder, by date, commit and host set.
+
+    Only a convention (``load_history`` orders nights by their records' times, whatever their
+    folders are called); it keeps nights sorted by date in a listing and says what ran them.
+    """
+    names = sorted({h.replace("/", "-").replace("_", "-") for h in hosts}) or ["nohost"]
+    head = f"{when:%Y-%m-%d}_{(commit or 'nocommit')[:8]}_"
+    hostset = "+".join(names)
+    if len(head) + len(hostset) > MAX_NIGHT_NAME:
+        more = f"+{len(names)}hosts"
+        hostset = hostset[: MAX_NIGHT_NAME - len(head) - len(more)] + more
+    return head + hostset
 
 
 @dataclass(frozen=True)
