@@ -11,7 +11,7 @@ from triggerbench.runners import registry
 QUICK_WORKLOADS = ["muon-l0-teacher", "muon-l0-qstudent-4bit", "llp-vgg"]
 #: Full mode: the reference models (teacher, student, KD student, 4-bit KD student, LLP VGG). The
 #: scan variants (2- to 8-bit, intermediate), the int8 and pruned derivations and the stand-in
-#: join with --triggerbench-all-workloads: with them a full run is 438 benchmarks, hours on 2 cores.
+#: join with --triggerbench-all-workloads: with them a full run is 443 benchmarks, hours on 2 cores.
 REFERENCE_WORKLOADS = [
     "muon-l0-teacher",
     "muon-l0-student",
