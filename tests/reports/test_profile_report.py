@@ -293,3 +293,14 @@ def test_a_firmware_profile_of_values_only_gets_its_numerical_table_and_plot():
     markdown = render.to_markdown(tables[0])
     assert markdown.index("| out |") < markdown.index("| fc |") and "OVERFLOWS" in markdown
     assert numerical_ranges(frame) is not None
+
+
+def test_only_a_row_that_did_not_run_as_such_gets_a_status_note():
+    """Rows without a status are NaN in the frame, executed rows are the norm: neither is noted."""
+    rows = {"dense": {"status": "EXECUTED"}, "flatten": {"status": "NOT_RUN"}}
+    ov = timed_profile({"conv": 40.0, "dense": 10.0, "flatten": 1.0}, whole_call_s=6e-5, rows=rows)
+    ort = timed_profile({"conv": 30.0, "dense": 12.0, "flatten": 2.0}, whole_call_s=5e-5)
+    frame = to_frame([profile_record("openvino", ov), profile_record("onnxruntime", ort)])
+    markdown = render.to_markdown(profile_tables(frame)[0][0])
+    assert "backend status NOT\\_RUN" in markdown
+    assert "nan" not in markdown and "status EXECUTED" not in markdown

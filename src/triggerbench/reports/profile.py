@@ -160,8 +160,11 @@ def _row_notes(row: pd.Series) -> list[str]:
         notes.append(
             f"{row['backend']} fused {row['layer']} with {fused}: one row, counted on {row['layer']}"
         )
-    if row["status"]:
-        notes.append(f"{row['backend']}: backend status {row['status']}")
+    status = row["status"]
+    # Only a status that says the row did not run as such (NOT_RUN, OPTIMIZED_OUT) is worth a note;
+    # a row without one is a missing value in the frame (NaN), not a status.
+    if isinstance(status, str) and status and status != "EXECUTED":
+        notes.append(f"{row['backend']}: backend status {status}")
     return notes
 
 
