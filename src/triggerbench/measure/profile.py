@@ -10,16 +10,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 import statistics
-import traceback
 from collections.abc import Sequence
 
 from triggerbench import environment, scenarios
 from triggerbench.errors import ModelUnsupportedError, ProfileUnavailableError
 from triggerbench.measure.job import Context, Job
 from triggerbench.measure.session import (
+    failure,
     not_measurable,
+    prepare_options,
     runner_info,
-    runner_options_for,
     staged_batch,
     unmeasured_record,
     workload_info,
@@ -27,7 +27,7 @@ from triggerbench.measure.session import (
 from triggerbench.measure.tight_loop import time_queries, warm_up
 from triggerbench.models.layer_names import keras_layer_names, map_node
 from triggerbench.runners import registry
-from triggerbench.runners.base import BackendProfile, NodeTiming, Runner, RunnerOptions, one_line
+from triggerbench.runners.base import BackendProfile, NodeTiming, Runner, one_line
 from triggerbench.schema import (
     BenchmarkRecord,
     ErrorInfo,
@@ -92,26 +92,14 @@ def profile_one(ctx: Context, job: Job, n_calls: int = DEFAULT_CALLS) -> Benchma
         error = ErrorInfo(type="ModelUnsupported", message=str(exc))
         return unprofiled_record(ctx, job, Status.SKIPPED, error, cls.formats)
     except Exception as exc:  # a backend error or a figure the record refuses: failure is data
-        error = ErrorInfo(
-            type=type(exc).__name__, message=str(exc) or repr(exc), stderr=traceback.format_exc(limit=8)
-        )
-        return unprofiled_record(ctx, job, Status.FAILED, error, cls.formats)
+        return unprofiled_record(ctx, job, Status.FAILED, failure(exc), cls.formats)
 
 
 def _profile(ctx: Context, job: Job, cls: type[Runner], env, n_calls: int) -> BenchmarkRecord:
     settings = job.settings.for_emulation() if cls.emulator else job.settings
     runner = cls()
     try:
-        runner.prepare(
-            ctx.artifact,
-            RunnerOptions(
-                batch_size=job.batch_size,
-                threads=job.threads,
-                precision=job.precision,
-                extra=runner_options_for(job.runner, job.runner_options),
-                scenario=SCENARIO,
-            ),
-        )
+        runner.prepare(ctx.artifact, prepare_options(job, SCENARIO))
         staged = staged_batch(runner, ctx, job.batch_size)
         query = functools.partial(runner.infer, staged)
         warm_up(query, settings)

@@ -195,10 +195,7 @@ def measure_one(ctx: Context, job: Job, log_dir: Path | None = None) -> Benchmar
         error = ErrorInfo(type="ModelUnsupported", message=str(exc))
         return unmeasured_record(ctx, job, Status.SKIPPED, error, cls.formats, cls.emulator)
     except Exception as exc:  # a backend error or a figure the record refuses: failure is data
-        error = ErrorInfo(
-            type=type(exc).__name__, message=str(exc) or repr(exc), stderr=traceback.format_exc(limit=8)
-        )
-        return unmeasured_record(ctx, job, Status.FAILED, error, cls.formats, cls.emulator)
+        return unmeasured_record(ctx, job, Status.FAILED, failure(exc), cls.formats, cls.emulator)
 
 
 def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> BenchmarkRecord:
@@ -206,14 +203,7 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
         job = job.model_copy(update={"settings": job.settings.for_emulation()})
     runner = cls()
     try:
-        options = RunnerOptions(
-            batch_size=job.batch_size,
-            threads=job.threads,
-            precision=job.precision,
-            extra=runner_options_for(job.runner, job.runner_options),
-            scenario=job.scenario,
-        )
-        runner.prepare(ctx.artifact, options)
+        runner.prepare(ctx.artifact, prepare_options(job, job.scenario))
         metrics = ctx.metric_functions()
         accuracy = accuracy_pass(
             runner,
@@ -286,6 +276,24 @@ def _measure(ctx: Context, job: Job, cls: type[Runner], env, log_dir: Path) -> B
         fpga=fpga,
         environment=env,
         warnings=notes,
+    )
+
+
+def failure(exc: BaseException) -> ErrorInfo:
+    """A backend error as the record keeps it: type, message and the traceback's last frames."""
+    return ErrorInfo(
+        type=type(exc).__name__, message=str(exc) or repr(exc), stderr=traceback.format_exc(limit=8)
+    )
+
+
+def prepare_options(job: Job, scenario: str) -> RunnerOptions:
+    """What the job's runner is prepared with, for ``scenario``."""
+    return RunnerOptions(
+        batch_size=job.batch_size,
+        threads=job.threads,
+        precision=job.precision,
+        extra=runner_options_for(job.runner, job.runner_options),
+        scenario=scenario,
     )
 
 
